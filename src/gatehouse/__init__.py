@@ -1,0 +1,3 @@
+"""Gatehouse: the facts authorization runs on."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""create_app(settings): the one place where Gatehouse is put together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from gatehouse import __version__
+from gatehouse.audit import api as audit_api
+from gatehouse.auth import api as tokens_api
+from gatehouse.auth.usage import UsageRecorder
+from gatehouse.config import ConfigError, Settings
+from gatehouse.db import migrate
+from gatehouse.db.engine import Database
+from gatehouse.kit.problems import install_problem_handlers
+from gatehouse.observability import api as health_api
+from gatehouse.observability.logging import configure
+from gatehouse.observability.middleware import RequestMiddleware
+from gatehouse.ratelimit.limiter import RateLimiter
+from gatehouse.secrets import api as secrets_api
+from gatehouse.secrets.keyring import load_keyring
+from gatehouse.services import Services
+from gatehouse.tenants import api as tenants_api
+
+log = structlog.get_logger("gatehouse")
+KEYRING_REFRESH_SECONDS = 60.0
+
+DESCRIPTION = """
+Gatehouse gathers the facts authorization policies need, keeps them fresh, secured and
+audited, and serves them to policy engines.
+
+Every route except `/health`, `/ready` and these docs needs an API token:
+`Authorization: Bearer gth_...`. Errors are `application/problem+json` (RFC 9457).
+Responses to authenticated requests carry `RateLimit-Policy` and `RateLimit` headers.
+"""
+
+
+async def open_services(svc: Services) -> None:
+    """Check the schema is current and open the key ring."""
+    current = await migrate.current(svc.db.engine)
+    if current != migrate.head():
+        raise ConfigError(
+            f"database schema is at {current or 'nothing'}, this Gatehouse needs "
+            f"{migrate.head()}: run `gatehouse db upgrade`"
+        )
+    async with svc.db.transaction() as session:
+        svc.keyring = await load_keyring(session, svc.settings)
+
+
+async def _refresh_keyring(svc: Services) -> None:
+    while True:
+        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
+        try:
+            async with svc.read() as session:
+                svc.keyring = await load_keyring(session, svc.settings)
+        except Exception:
+            log.exception("key ring refresh failed; keeping the loaded one")
+
+
+def build_services(settings: Settings) -> Services:
+    """The long-lived parts for these settings (nothing is opened yet)."""
+    db = Database(settings.effective_database_url)
+    return Services(
+        settings=settings,
+        db=db,
+        limiter=RateLimiter(settings.redis_url),
+        usage=UsageRecorder(db, settings.usage_flush_seconds),
+    )
+
+
+def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI:
+    """Build the FastAPI application for these settings."""
+    if configure_logging:
+        configure(settings.log_level, settings.log_json)
+    svc = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await open_services(svc)
+        svc.usage.start()
+        refresher = asyncio.create_task(_refresh_keyring(svc), name="keyring-refresh")
+        log.info("gatehouse started", database=svc.db.engine.url.get_backend_name())
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await svc.usage.stop()
+            await svc.db.dispose()
+
+    app = FastAPI(
+        title="Gatehouse",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.services = svc
+    install_problem_handlers(app)
+    for module in (health_api, tenants_api, tokens_api, audit_api, secrets_api):
+        app.include_router(module.build_router(svc))
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=svc.metrics,
+        usage=svc.usage,
+        max_body=settings.max_body_bytes,
+    )
+    return app

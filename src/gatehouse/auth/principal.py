@@ -1,0 +1,33 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gatehouse.audit.context import Actor
+from gatehouse.tenants.models import PLATFORM
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A validated token: whose it is and what it may do."""
+
+    token_id: str
+    tenant_id: str
+    scopes: frozenset[str]
+    tier: str
+    rate_limit: int | None
+
+    @property
+    def is_platform(self) -> bool:
+        """Whether this is a platform (cross-tenant administration) token."""
+        return self.tenant_id == PLATFORM
+
+    @property
+    def actor(self) -> str:
+        """How this caller appears in the audit log."""
+        return f"token:{self.token_id}"
+
+    def audit_actor(self, ip: str, user_agent: str, request_id: str) -> Actor:
+        """The audit actor for a request made with this token."""
+        return Actor(self.tenant_id, self.actor, ip, user_agent, request_id)

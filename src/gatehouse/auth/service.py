@@ -1,0 +1,216 @@
+"""Token lifecycle: create, list, change, revoke, and authenticate a presented token."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.auth import tokens
+from gatehouse.auth.models import ApiToken, TokenUsage
+from gatehouse.auth.principal import Principal
+from gatehouse.auth.schemas import TokenCreate, TokenUpdate
+from gatehouse.auth.scopes import CATALOG, covers
+from gatehouse.db.repository import TenantRepository
+from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.kit.crypto import sha256_hex
+from gatehouse.kit.problems import Problem, not_found
+from gatehouse.tenants.models import PLATFORM, Tenant
+
+PLATFORM_SCOPES = frozenset(s.name for s in CATALOG if s.platform)
+
+
+class TokenRepository(TenantRepository[ApiToken]):
+    """One tenant's tokens."""
+
+    model = ApiToken
+
+
+class UsageRepository(TenantRepository[TokenUsage]):
+    """One tenant's token usage log."""
+
+    model = TokenUsage
+
+
+def snapshot(token: ApiToken) -> dict[str, Any]:
+    """The audited view of a token (no hash, no secret)."""
+    return {
+        "name": token.name,
+        "scopes": list(token.scopes),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "rate_limit_per_minute": token.rate_limit_per_minute,
+    }
+
+
+def _check_grant(tenant_id: str, scopes: list[str], granted_by: frozenset[str] | None) -> None:
+    platform = set(scopes) & PLATFORM_SCOPES
+    if tenant_id == PLATFORM and set(scopes) - PLATFORM_SCOPES:
+        raise Problem(422, "Platform tokens carry only platform scopes.")
+    if tenant_id != PLATFORM and platform:
+        raise Problem(422, f"Scopes {sorted(platform)} are for platform tokens only.")
+    if granted_by is not None and not covers(granted_by, scopes):
+        raise Problem(403, "A token can only grant scopes it holds itself.")
+
+
+async def create_token(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: str,
+    data: TokenCreate,
+    *,
+    granted_by: frozenset[str] | None,
+    default_days: int,
+    tier_limit: int,
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its secret (the only time the secret exists)."""
+    _check_grant(tenant_id, data.scopes, granted_by)
+    if data.rate_limit_per_minute and data.rate_limit_per_minute > tier_limit:
+        raise Problem(422, f"rate_limit_per_minute may be at most the tier's {tier_limit}.")
+    secret = tokens.generate()
+    days = data.expires_in_days or default_days
+    token = TokenRepository(session, tenant_id).add(
+        ApiToken(
+            name=data.name,
+            description=data.description,
+            prefix=tokens.display_prefix(secret),
+            token_hash=sha256_hex(secret),
+            scopes=data.scopes,
+            created_by=actor.actor,
+            expires_at=datetime.now(UTC) + timedelta(days=days),
+            rate_limit_per_minute=data.rate_limit_per_minute,
+        )
+    )
+    await session.flush()
+    await audit.record(session, actor, "token.create", "token", token.id, after=snapshot(token))
+    return token, secret
+
+
+async def get_token(session: AsyncSession, tenant_id: str, token_id: str) -> ApiToken:
+    """One of the tenant's tokens, or 404."""
+    token = await TokenRepository(session, tenant_id).get(token_id)
+    if token is None:
+        raise not_found("token", token_id)
+    return token
+
+
+async def list_tokens(
+    session: AsyncSession, tenant_id: str, after: Any, limit: int, include_revoked: bool
+) -> Sequence[ApiToken]:
+    """A page of the tenant's tokens, oldest first."""
+    repo = TokenRepository(session, tenant_id)
+    stmt = repo.select()
+    if not include_revoked:
+        stmt = stmt.where(ApiToken.revoked_at.is_(None))
+    return await repo.page(stmt, after, limit)
+
+
+async def update_token(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: str,
+    token_id: str,
+    data: TokenUpdate,
+    *,
+    granted_by: frozenset[str] | None,
+    tier_limit: int,
+) -> ApiToken:
+    """Change a token's name, description, scopes or budget."""
+    token = await get_token(session, tenant_id, token_id)
+    if token.revoked_at is not None:
+        raise Problem(409, "The token is revoked; create a new one instead.")
+    before = snapshot(token)
+    if data.scopes is not None:
+        _check_grant(tenant_id, data.scopes, granted_by)
+        token.scopes = data.scopes
+    if data.rate_limit_per_minute is not None:
+        if data.rate_limit_per_minute > tier_limit:
+            raise Problem(422, f"rate_limit_per_minute may be at most the tier's {tier_limit}.")
+        token.rate_limit_per_minute = data.rate_limit_per_minute
+    if data.name is not None:
+        token.name = data.name
+    if data.description is not None:
+        token.description = data.description
+    await session.flush()
+    after = snapshot(token)
+    await audit.record(
+        session, actor, "token.update", "token", token.id, before=before, after=after
+    )
+    return token
+
+
+async def revoke_token(
+    session: AsyncSession, actor: Actor, tenant_id: str, token_id: str
+) -> ApiToken:
+    """Revoke a token; it stops working with the next request."""
+    token = await get_token(session, tenant_id, token_id)
+    if token.revoked_at is None:
+        before = snapshot(token)
+        token.revoked_at = datetime.now(UTC)
+        await session.flush()
+        await audit.record(
+            session, actor, "token.revoke", "token", token.id, before=before, after=snapshot(token)
+        )
+    return token
+
+
+async def revoke_all(session: AsyncSession, actor: Actor, tenant_id: str) -> int:
+    """Revoke every live token of a tenant; returns how many."""
+    repo = TokenRepository(session, tenant_id)
+    live = (await session.execute(repo.select().where(ApiToken.revoked_at.is_(None)))).scalars()
+    count = 0
+    for token in live.all():
+        await revoke_token(session, actor, tenant_id, token.id)
+        count += 1
+    return count
+
+
+async def authenticate(session: AsyncSession, presented: str) -> Principal:
+    """The principal a presented token stands for, or a 401/403 Problem saying why not."""
+    if not tokens.well_formed(presented):
+        raise unauthorized("The token is malformed or its checksum is wrong.")
+    stmt = (
+        select(ApiToken, Tenant.tier, Tenant.status)
+        .outerjoin(Tenant, Tenant.id == ApiToken.tenant_id)
+        .where(ApiToken.token_hash == sha256_hex(presented))
+        .execution_options(**{ALL_TENANTS: True})
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise unauthorized("The token is not recognised.")
+    token, tier, status = row
+    now = datetime.now(UTC)
+    if token.revoked_at is not None:
+        raise unauthorized("The token was revoked.")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise unauthorized("The token has expired; create a new one.")
+    if token.tenant_id != PLATFORM and status != "active":
+        raise Problem(403, f"Tenant {token.tenant_id!r} is {status or 'gone'}.")
+    return Principal(
+        token_id=token.id,
+        tenant_id=token.tenant_id,
+        scopes=frozenset(token.scopes),
+        tier=tier or "enterprise",
+        rate_limit=token.rate_limit_per_minute,
+    )
+
+
+def unauthorized(detail: str) -> Problem:
+    """A 401 that tells the client how to authenticate."""
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="gatehouse"'})
+
+
+async def list_usage(
+    session: AsyncSession, tenant_id: str, token_id: str | None, after: Any, limit: int
+) -> Sequence[TokenUsage]:
+    """A page of the tenant's usage log, oldest first, optionally for one token."""
+    repo = UsageRepository(session, tenant_id)
+    stmt = repo.select()
+    if token_id:
+        stmt = stmt.where(TokenUsage.token_id == token_id)
+    return await repo.page(stmt, after, limit)

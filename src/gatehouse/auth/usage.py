@@ -1,0 +1,103 @@
+"""Token usage logging, buffered in memory and written in batches off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import update
+
+from gatehouse.auth.models import ApiToken, TokenUsage
+from gatehouse.db.engine import Database
+from gatehouse.db.tenancy import ALL_TENANTS
+
+log = structlog.get_logger("gatehouse.usage")
+MAX_BUFFER = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One authenticated request, as it will be logged."""
+
+    tenant_id: str
+    token_id: str
+    method: str
+    path: str
+    status: int
+    latency_ms: float
+    request_id: str
+    at: datetime
+
+
+class UsageRecorder:
+    """Collects usage records and flushes them with last_used_at updates every period."""
+
+    def __init__(self, db: Database, period: float) -> None:
+        self.db = db
+        self.period = period
+        self._buffer: list[UsageRecord] = []
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def add(self, record: UsageRecord) -> None:
+        """Queue a record; past MAX_BUFFER the oldest records are dropped and counted."""
+        if len(self._buffer) >= MAX_BUFFER:
+            self._buffer.pop(0)
+            self.dropped += 1
+        self._buffer.append(record)
+
+    async def flush(self) -> int:
+        """Write every queued record now; returns how many."""
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return 0
+        last_used: dict[str, datetime] = {}
+        for rec in batch:
+            last_used[rec.token_id] = max(rec.at, last_used.get(rec.token_id, rec.at))
+        try:
+            async with self.db.transaction() as session:
+                session.add_all(
+                    TokenUsage(
+                        tenant_id=r.tenant_id,
+                        token_id=r.token_id,
+                        method=r.method,
+                        path=r.path[:2000],
+                        status=r.status,
+                        latency_ms=r.latency_ms,
+                        request_id=r.request_id,
+                        at=r.at,
+                    )
+                    for r in batch
+                )
+                for token_id, at in sorted(last_used.items()):
+                    await session.execute(
+                        update(ApiToken)
+                        .where(ApiToken.id == token_id)
+                        .values(last_used_at=at, updated_at=ApiToken.updated_at)
+                        .execution_options(**{ALL_TENANTS: True})
+                    )
+        except Exception:
+            log.exception("usage flush failed; records kept for the next try", count=len(batch))
+            self._buffer[:0] = batch[-MAX_BUFFER:]
+            return 0
+        return len(batch)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            await self.flush()
+
+    def start(self) -> None:
+        """Begin flushing in the background."""
+        self._task = asyncio.create_task(self._loop(), name="usage-flush")
+
+    async def stop(self) -> None:
+        """Stop the background loop and write what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()

@@ -1,0 +1,22 @@
+"""The `gatehouse` command."""
+
+from __future__ import annotations
+
+import typer
+
+from gatehouse.cli.admin import tenant_app, token_app
+from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
+from gatehouse.cli.serve import serve
+
+app = typer.Typer(
+    help="Gatehouse: the facts authorization runs on.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command()(serve)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")

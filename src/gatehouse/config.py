@@ -1,0 +1,118 @@
+"""Settings read from the environment (prefix GATEHOUSE_) and an optional .env file."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+SECRET_FIELDS = frozenset({"master_key", "database_url", "redis_url"})
+
+
+class Tier(StrEnum):
+    """Rate-limit tiers a tenant can be on."""
+
+    free = "free"
+    pro = "pro"
+    enterprise = "enterprise"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the variable and what is allowed."""
+
+
+class Settings(BaseSettings):
+    """Every setting Gatehouse reads; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEHOUSE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    home: Path = Field(Path("var"), description="State directory: SQLite file, key file.")
+    database_url: str = Field("", description="SQLAlchemy async URL; empty means SQLite in home.")
+    redis_url: str = Field("", description="Redis URL for shared rate limits; empty = in-process.")
+    master_key: SecretStr | None = Field(
+        None, description="Base64 (url-safe) 32-byte key; empty means the key file in home."
+    )
+    outbound_allow: Annotated[list[IPNetwork], NoDecode] = Field(
+        default_factory=list, description="CIDRs outbound calls may reach despite the guard."
+    )
+    token_default_expiry_days: int = Field(365, ge=1, le=3650)
+    rate_limit_free: int = Field(60, ge=1, description="Requests per minute, free tier.")
+    rate_limit_pro: int = Field(1000, ge=1, description="Requests per minute, pro tier.")
+    rate_limit_enterprise: int = Field(5000, ge=1, description="Requests per minute, enterprise.")
+    platform_rate_limit: int = Field(
+        5000, ge=1, description="Per-minute budget of platform tokens."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
+    usage_flush_seconds: float = Field(
+        1.0, gt=0, le=60, description="Token usage log flush period."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        allowed = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://")
+        if value and not value.startswith(allowed):
+            raise ValueError(f"must start with one of {', '.join(allowed)}")
+        if value.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the home directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'gatehouse.db').resolve()}"
+
+    @property
+    def key_file(self) -> Path:
+        """Where the generated master key lives when GATEHOUSE_MASTER_KEY is unset."""
+        return self.home / "master.key"
+
+    def tier_limit(self, tier: Tier) -> int:
+        """Requests per minute allowed for a tier."""
+        return {
+            Tier.free: self.rate_limit_free,
+            Tier.pro: self.rate_limit_pro,
+            Tier.enterprise: self.rate_limit_enterprise,
+        }[tier]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings, turning validation errors into one message naming each variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            shown = "***" if field in SECRET_FIELDS else repr(error.get("input"))
+            lines.append(f"GATEHOUSE_{field.upper()}: {error['msg']} (got {shown})")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,32 @@
+"""Masking of secret values before they reach logs, audit rows or responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "***"
+SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|api[_-]?key|authorization|credential|private[_-]?key|cookie)",
+    re.IGNORECASE,
+)
+TOKEN_TEXT = re.compile(r"gth_[A-Za-z0-9]{20,}")
+
+
+def mask_text(text: str) -> str:
+    """Replace anything that looks like a Gatehouse token inside free text."""
+    return TOKEN_TEXT.sub("gth_" + MASK, text)
+
+
+def mask(value: Any) -> Any:
+    """A copy of `value` with secret-named keys and token-like strings masked."""
+    if isinstance(value, dict):
+        return {
+            k: (MASK if isinstance(k, str) and SECRET_KEY.search(k) and v else mask(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask(v) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    return value

@@ -1,0 +1,149 @@
+"""One ASGI middleware for request ids, timing, body limits, metrics, access logs and usage."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gatehouse.auth.usage import UsageRecord, UsageRecorder
+from gatehouse.kit.problems import PROBLEM_JSON, TITLES
+from gatehouse.observability.metrics import Metrics
+
+log = structlog.get_logger("gatehouse.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+QUIET = frozenset({"/health", "/ready", "/metrics"})
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the configured limit."""
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _problem(status: int, detail: str, request_id: str) -> tuple[Message, Message]:
+    body = orjson.dumps(
+        {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
+    )
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class RequestMiddleware:
+    """Wraps every HTTP request; see the module docstring."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, usage: UsageRecorder, max_body: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.usage = usage
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body:
+            start, body = _problem(
+                413, f"Request bodies are limited to {self.max_body} bytes.", request_id
+            )
+            await send(start)
+            await send(body)
+            self._finish(scope, 413, started)
+            return
+        received = 0
+        sent_start = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge
+            return message
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status, sent_start
+            if message["type"] == "http.response.start":
+                sent_start = True
+                status = message["status"]
+                elapsed = time.perf_counter() - started
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-process-time", f"{elapsed * 1000:.2f}ms".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, timed_send)
+        except BodyTooLarge:
+            if not sent_start:
+                start, body = _problem(
+                    413, f"Request bodies are limited to {self.max_body} bytes.", request_id
+                )
+                await send(start)
+                await send(body)
+            status = 413
+        finally:
+            self._finish(scope, status, started)
+            structlog.contextvars.clear_contextvars()
+
+    def _finish(self, scope: Scope, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope["method"]
+        self.metrics.requests.labels(method, template, str(status)).inc()
+        self.metrics.latency.labels(method, template).observe(elapsed)
+        state: dict[str, Any] = scope.get("state", {})
+        principal = state.get("principal")
+        path = scope["path"]
+        if principal is not None:
+            self.usage.add(
+                UsageRecord(
+                    tenant_id=principal.tenant_id,
+                    token_id=principal.token_id,
+                    method=method,
+                    path=path,
+                    status=status,
+                    latency_ms=round(elapsed * 1000, 3),
+                    request_id=state.get("request_id", ""),
+                    at=datetime.now(UTC),
+                )
+            )
+        if path not in QUIET:
+            log.info(
+                "request",
+                method=method,
+                path=path,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+                tenant=principal.tenant_id if principal else None,
+            )

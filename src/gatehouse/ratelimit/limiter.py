@@ -1,0 +1,70 @@
+"""Per-minute request budgets, kept in memory or shared through Redis (the `limits` library)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The state of one budget after a request was counted against it."""
+
+    name: str
+    limit: int
+    remaining: int
+    reset_seconds: int
+    allowed: bool
+
+
+class RateLimiter:
+    """Counts requests against named per-minute budgets."""
+
+    def __init__(self, redis_url: str = "") -> None:
+        self.storage: Storage
+        if redis_url:
+            uri = "async+" + redis_url if redis_url.startswith("redis") else redis_url
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix="gatehouse-rl")
+        else:
+            self.storage = MemoryStorage()
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._items: dict[int, RateLimitItemPerMinute] = {}
+
+    def _item(self, limit: int) -> RateLimitItemPerMinute:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = RateLimitItemPerMinute(limit)
+        return item
+
+    async def hit(self, name: str, key: str, limit: int) -> Budget:
+        """Count one request against `key`'s budget of `limit` per minute."""
+        item = self._item(limit)
+        allowed = await self.strategy.hit(item, name, key)
+        stats = await self.strategy.get_window_stats(item, name, key)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        return Budget(name, limit, max(0, stats.remaining), reset, allowed)
+
+    async def reset(self) -> None:
+        """Forget every counter (tests and admin tooling)."""
+        await self.storage.reset()
+
+    async def check(self) -> bool:
+        """Whether the counter store answers."""
+        return bool(await self.storage.check())
+
+
+def headers(budgets: list[Budget]) -> dict[str, str]:
+    """RateLimit-Policy and RateLimit headers (IETF httpapi ratelimit-headers draft)."""
+    policy = ", ".join(f'"{b.name}";q={b.limit};w={WINDOW_SECONDS}' for b in budgets)
+    tightest = min(budgets, key=lambda b: (b.remaining, -b.reset_seconds))
+    return {
+        "RateLimit-Policy": policy,
+        "RateLimit": f'"{tightest.name}";r={tightest.remaining};t={tightest.reset_seconds}',
+    }

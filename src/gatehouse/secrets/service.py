@@ -1,0 +1,123 @@
+"""Tenant secrets: stored sealed under the key ring, revealed only to code, always audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.progress import Progress
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.db.repository import TenantRepository
+from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.kit.crypto import new_key
+from gatehouse.kit.ids import new_id
+from gatehouse.kit.problems import Problem
+from gatehouse.secrets.keyring import KeyRing
+from gatehouse.secrets.models import EncryptionKey, Secret
+
+
+class SecretRepository(TenantRepository[Secret]):
+    """One tenant's secrets."""
+
+    model = Secret
+
+
+def context(tenant_id: str, name: str) -> str:
+    """The associated data a secret is sealed with, so it cannot be moved to another row."""
+    return f"secret:{tenant_id}:{name}"
+
+
+async def find(session: AsyncSession, tenant_id: str, name: str) -> Secret | None:
+    """A secret by name."""
+    repo = SecretRepository(session, tenant_id)
+    return (await session.execute(repo.select().where(Secret.name == name))).scalar_one_or_none()
+
+
+async def put(
+    session: AsyncSession, ring: KeyRing, actor: Actor, name: str, value: str, description: str
+) -> tuple[Secret, bool]:
+    """Create or replace a secret; returns it and whether it was created."""
+    tenant = actor.tenant_id
+    sealed = ring.encrypt(value, context(tenant, name))
+    secret = await find(session, tenant, name)
+    created = secret is None
+    if secret is None:
+        secret = SecretRepository(session, tenant).add(
+            Secret(name=name, ciphertext=sealed, description=description, created_by=actor.actor)
+        )
+    else:
+        secret.ciphertext, secret.description = sealed, description
+    await session.flush()
+    action = "secret.create" if created else "secret.replace"
+    await audit.record(session, actor, action, "secret", name, after={"description": description})
+    return secret, created
+
+
+async def listing(
+    session: AsyncSession, tenant_id: str, after: Any, limit: int
+) -> Sequence[Secret]:
+    """A page of the tenant's secrets (metadata only)."""
+    repo = SecretRepository(session, tenant_id)
+    return await repo.page(repo.select(), after, limit)
+
+
+async def remove(session: AsyncSession, actor: Actor, name: str) -> None:
+    """Delete a secret, or 404."""
+    secret = await find(session, actor.tenant_id, name)
+    if secret is None:
+        raise Problem(404, f"No secret named {name!r} in this tenant.")
+    await session.delete(secret)
+    await audit.record(session, actor, "secret.delete", "secret", name)
+
+
+async def reveal(
+    session: AsyncSession, ring: KeyRing, actor: Actor, name: str, purpose: str
+) -> str:
+    """Decrypt a secret for use by Gatehouse itself; every call is audited."""
+    secret = await find(session, actor.tenant_id, name)
+    if secret is None:
+        raise Problem(404, f"No secret named {name!r} in this tenant.")
+    await audit.record(session, actor, "secret.read", "secret", name, after={"purpose": purpose})
+    return ring.decrypt(secret.ciphertext, context(actor.tenant_id, name))
+
+
+async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None = None) -> int:
+    """Add a new active data key and re-seal every secret with it; old keys are retired."""
+    kid, key = new_id(), new_key()
+    await session.execute(
+        EncryptionKey.__table__.update().values(status="retired")  # type: ignore[attr-defined]
+    )
+    session.add(EncryptionKey(id=kid, wrapped=ring.wrap(kid, key), status="active"))
+    ring.add(kid, key)
+    rows = (
+        (await session.execute(select(Secret).execution_options(**{ALL_TENANTS: True})))
+        .scalars()
+        .all()
+    )
+    task = progress.add_task("re-encrypting secrets", total=len(rows)) if progress else None
+    for row in rows:
+        ctx = context(row.tenant_id, row.name)
+        row.ciphertext = ring.encrypt(ring.decrypt(row.ciphertext, ctx), ctx)
+        if progress is not None and task is not None:
+            progress.advance(task)
+    await session.flush()
+    return len(rows)
+
+
+async def prune(session: AsyncSession, ring: KeyRing) -> list[str]:
+    """Destroy retired keys that no ciphertext uses any more; returns their ids."""
+    rows = await session.execute(select(Secret.ciphertext).execution_options(**{ALL_TENANTS: True}))
+    used = {ring.key_of(text) for text in rows.scalars()}
+    retired = await session.execute(
+        select(EncryptionKey.id).where(EncryptionKey.status == "retired")
+    )
+    doomed = [kid for kid in retired.scalars() if kid not in used]
+    if doomed:
+        await session.execute(delete(EncryptionKey).where(EncryptionKey.id.in_(doomed)))
+        for kid in doomed:
+            ring.forget(kid)
+    return doomed

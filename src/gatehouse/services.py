@@ -1,0 +1,106 @@
+"""The long-lived parts of a running Gatehouse, built once and handed to every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.auth.principal import Principal
+from gatehouse.auth.usage import UsageRecorder
+from gatehouse.config import Settings, Tier
+from gatehouse.db.engine import Database
+from gatehouse.kit.problems import Problem
+from gatehouse.observability.metrics import Metrics
+from gatehouse.ratelimit.limiter import RateLimiter
+from gatehouse.secrets.keyring import KeyRing
+
+log = structlog.get_logger("gatehouse")
+
+
+def client_ip(request: Request) -> str:
+    """The peer address of a request."""
+    return request.client.host if request.client else ""
+
+
+@dataclass
+class Services:
+    """Settings, database, key ring, limiter, usage recorder and metrics of one app."""
+
+    settings: Settings
+    db: Database
+    limiter: RateLimiter
+    usage: UsageRecorder
+    metrics: Metrics = field(default_factory=Metrics)
+    keyring: KeyRing | None = None
+
+    @property
+    def keys(self) -> KeyRing:
+        """The opened key ring (available once the app has started)."""
+        if self.keyring is None:
+            raise RuntimeError("key ring not loaded; the app has not started")
+        return self.keyring
+
+    def tier_limit(self, tier: str) -> int:
+        """Per-minute budget of a tier name."""
+        try:
+            return self.settings.tier_limit(Tier(tier))
+        except ValueError:
+            return self.settings.platform_rate_limit
+
+    def actor(self, request: Request, principal: Principal) -> Actor:
+        """The audit actor for a request."""
+        return principal.audit_actor(
+            client_ip(request),
+            request.headers.get("user-agent", ""),
+            getattr(request.state, "request_id", ""),
+        )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work."""
+        async with self.db.transaction(write=False) as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(
+        self, request: Request, principal: Principal, action: str, target_type: str, target: str
+    ) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+        """A unit of work for a mutation; if it fails, the failed attempt is audited instead."""
+        actor = self.actor(request, principal)
+        try:
+            async with self.db.transaction() as session:
+                yield session, actor
+        except Problem as exc:
+            await self._audit_failure(actor, action, target_type, target, exc.status, exc.detail)
+            raise
+
+    async def audit_denied(self, request: Request, principal: Principal, scope: str) -> None:
+        """Record a mutation refused for want of a scope."""
+        action = f"{request.method} {request.url.path}"
+        detail = f"missing scope {scope}"
+        await self._audit_failure(self.actor(request, principal), action, "route", "", 403, detail)
+
+    async def _audit_failure(
+        self, actor: Actor, action: str, target_type: str, target: str, status: int, detail: str
+    ) -> None:
+        outcome = "denied" if status in (401, 403) else "failure"
+        try:
+            async with self.db.transaction() as session:
+                await audit.record(
+                    session,
+                    actor,
+                    action,
+                    target_type,
+                    target,
+                    after={"status": status, "detail": detail},
+                    outcome=outcome,
+                )
+        except Exception:
+            log.exception("could not audit a failed action", action=action)
