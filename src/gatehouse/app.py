@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from gatehouse import __version__
 from gatehouse.audit import api as audit_api
@@ -100,7 +99,6 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.services = svc
     install_problem_handlers(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -65,11 +66,11 @@ class Problem(Exception):
         return doc
 
 
-def problem_response(problem: Problem, request: Request | None = None) -> ORJSONResponse:
+def problem_response(problem: Problem, request: Request | None = None) -> Response:
     """Render a Problem as an HTTP response."""
     instance = request.url.path if request is not None else None
-    return ORJSONResponse(
-        problem.body(instance),
+    return Response(
+        orjson.dumps(problem.body(instance)),
         status_code=problem.status,
         headers=problem.headers,
         media_type=PROBLEM_JSON,
@@ -81,19 +82,19 @@ def not_found(kind: str, ident: str) -> Problem:
     return Problem(404, f"No {kind} with id {ident!r} in this tenant.")
 
 
-async def _on_problem(request: Request, exc: Exception) -> ORJSONResponse:
+async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     return problem_response(exc, request)
 
 
-async def _on_http(request: Request, exc: Exception) -> ORJSONResponse:
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     return problem_response(Problem(exc.status_code, detail, headers=headers), request)
 
 
-async def _on_validation(request: Request, exc: Exception) -> ORJSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
@@ -110,7 +111,7 @@ async def _on_validation(request: Request, exc: Exception) -> ORJSONResponse:
     return problem_response(problem, request)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
     problem = Problem(500, "Something went wrong on our side; the request id identifies it.")
     return problem_response(problem, request)

@@ -4,7 +4,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -43,7 +43,7 @@ def build_router(svc: Services) -> APIRouter:
             raise ConnectionError("redis did not answer")
 
     @router.get("/ready", responses={503: {"description": "A dependency is down."}})
-    async def ready() -> ORJSONResponse:
+    async def ready() -> JSONResponse:
         """Readiness: the database (and Redis, when configured) answer."""
         probes = [_check("database", database)]
         if svc.settings.redis_url:
@@ -51,7 +51,7 @@ def build_router(svc: Services) -> APIRouter:
         checks = dict(await asyncio.gather(*probes))
         ok = all(c["status"] == "ok" for c in checks.values())
         body = {"status": "ok" if ok else "degraded", "checks": checks}
-        return ORJSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics", response_class=Response, responses=problems())
     async def metrics(who: MetricsReader) -> Response:
