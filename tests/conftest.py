@@ -109,8 +109,10 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def truncate_all(url: str) -> None:
-    """Empty every table of a PostgreSQL test database."""
+    """Bring a PostgreSQL test database to head (a test may have downgraded it) and empty it."""
     db = Database(url)
+    if await migrate.current(db.engine) != migrate.head():
+        await migrate.upgrade(db.engine)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with db.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -197,7 +199,9 @@ class started:  # noqa: N801 (used like a function)
     async def __aenter__(self) -> Harness:
         self._ctx = self.app.router.lifespan_context(self.app)
         await self._ctx.__aenter__()
-        transport = httpx.ASGITransport(app=self.app, client=("198.51.100.7", 4242))
+        transport = httpx.ASGITransport(
+            app=self.app, client=("198.51.100.7", 4242), raise_app_exceptions=False
+        )
         self.client = httpx.AsyncClient(transport=transport, base_url="http://gatehouse.test")
         return Harness(self.app, self.client, self.app.state.services)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -16,7 +16,7 @@ def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> An
     return mask(dict(event))
 
 
-def configure(level: str = "INFO", json: bool = True) -> None:
+def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
     """Route structlog and stdlib logging through one JSON (or console) renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -30,9 +30,9 @@ def configure(level: str = "INFO", json: bool = True) -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

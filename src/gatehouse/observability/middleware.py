@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
@@ -21,8 +22,11 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 QUIET = frozenset({"/health", "/ready", "/metrics"})
 
 
-class BodyTooLarge(Exception):
-    """The request body passed the configured limit."""
+class BodyTooLarge(HTTPException):
+    """The request body passed the configured limit (an HTTP error so body parsers re-raise it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request bodies are limited to {limit} bytes.")
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -86,7 +90,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_body)
             return message
 
         async def timed_send(message: Message) -> None:

@@ -1,0 +1,19 @@
+"""Masking of secrets in structured values and free text."""
+
+from gatehouse.kit.masking import mask, mask_text
+
+
+def test_secret_keys_and_token_text_are_masked() -> None:
+    """Secret-named keys and token-looking values never pass through."""
+    masked = mask({"password": "hunter2", "nested": {"api_key": "k", "note": "gth_" + "a" * 50}})
+    assert masked == {"password": "***", "nested": {"api_key": "***", "note": "gth_***"}}
+
+
+def test_plain_values_pass() -> None:
+    """Ordinary values, empty secrets and lists are kept."""
+    assert mask({"name": "ci", "token": "", "items": [1, "x"]}) == {
+        "name": "ci",
+        "token": "",
+        "items": [1, "x"],
+    }
+    assert mask_text("Bearer gth_" + "Z" * 49) == "Bearer gth_***"

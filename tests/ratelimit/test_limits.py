@@ -1,0 +1,70 @@
+"""Rate limits per tenant tier and per token, in memory and shared through Redis."""
+
+import re
+import uuid
+
+from gatehouse.config import Settings, Tier
+from tests.conftest import Harness, started
+
+PATH = "/v1/integration/tokens/scopes"
+
+
+async def test_free_tier_refuses_the_61st_request(harness: Harness) -> None:
+    """60 requests pass with headers counting down; the 61st is 429 with Retry-After."""
+    await harness.tenant("small", Tier.free)
+    auth = harness.auth(await harness.token("small", "tokens:read"))
+    remaining = []
+    for _ in range(60):
+        resp = await harness.client.get(PATH, headers=auth)
+        assert resp.status_code == 200
+        remaining.append(resp.headers["ratelimit"])
+    assert re.fullmatch(r'"tenant";r=59;t=\d+', remaining[0])
+    assert re.fullmatch(r'"tenant";r=0;t=\d+', remaining[-1])
+    assert "q=60;w=60" in resp.headers["ratelimit-policy"]
+    refused = await harness.client.get(PATH, headers=auth)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "tenant budget of 60" in refused.json()["detail"]
+    assert harness.svc.metrics.rate_limited.labels("tenant")._value.get() == 1
+
+
+async def test_token_budget_below_the_tier(harness: Harness) -> None:
+    """A token's own budget is enforced while the tenant's other tokens go on."""
+    await harness.tenant("acme", Tier.pro)
+    slow = harness.auth(await harness.token("acme", "tokens:read", rate_limit_per_minute=3))
+    other = harness.auth(await harness.token("acme", "tokens:read"))
+    for _ in range(3):
+        assert (await harness.client.get(PATH, headers=slow)).status_code == 200
+    refused = await harness.client.get(PATH, headers=slow)
+    assert refused.status_code == 429
+    assert "token budget of 3" in refused.json()["detail"]
+    assert (await harness.client.get(PATH, headers=other)).status_code == 200
+
+
+async def test_token_budget_cannot_exceed_tier(harness: Harness) -> None:
+    """Asking for more than the tier allows is a 422."""
+    await harness.tenant("acme", Tier.free)
+    admin = harness.auth(await harness.token("acme", "admin:*"))
+    resp = await harness.client.post(
+        "/v1/integration/tokens",
+        json={"name": "x", "scopes": ["tokens:read"], "rate_limit_per_minute": 61},
+        headers=admin,
+    )
+    assert resp.status_code == 422
+
+
+async def test_two_instances_share_one_budget_in_redis(settings: Settings, redis_url: str) -> None:
+    """Two app instances on one Redis draw from the same tenant budget."""
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    async with started(shared) as one, started(shared) as two:
+        await one.tenant(tenant, Tier.free)
+        auth = one.auth(await one.token(tenant, "tokens:read"))
+        for i in range(60):
+            instance = one if i % 2 else two
+            assert (await instance.client.get(PATH, headers=auth)).status_code == 200
+        assert (await one.client.get(PATH, headers=auth)).status_code == 429
+        assert (await two.client.get(PATH, headers=auth)).status_code == 429
+        ready = (await two.client.get("/ready")).json()
+        assert ready["checks"]["redis"] == {"status": "ok"}

@@ -1,0 +1,88 @@
+"""No secret appears in the database file, a PostgreSQL dump, an API response or a log line."""
+
+import io
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gatehouse.config import Settings
+from gatehouse.observability.logging import configure
+from gatehouse.tenants.models import PLATFORM
+from tests.conftest import BOTH, started
+
+VALUE = "Credential-Value-7f3a9c"
+
+
+@pytest.fixture
+def log_buffer() -> io.StringIO:
+    """JSON logs at DEBUG level captured into a buffer."""
+    buffer = io.StringIO()
+    configure("DEBUG", json=True, stream=buffer)
+    yield buffer
+    logging.getLogger().handlers.clear()
+
+
+def stored_bytes(settings: Settings, backend: str) -> bytes:
+    """Everything the database holds on disk or in a dump."""
+    if backend == "sqlite":
+        home = Path(settings.effective_database_url.split(":///", 1)[1]).parent
+        return b"".join(p.read_bytes() for p in home.glob("gatehouse.db*"))
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to check the PostgreSQL dump"
+    url = settings.effective_database_url.replace("postgresql+asyncpg://", "postgresql://")
+    return subprocess.run([pg_dump, "--data-only", url], check=True, capture_output=True).stdout
+
+
+@BOTH
+async def test_no_secret_anywhere(
+    settings: Settings, backend: str, log_buffer: io.StringIO
+) -> None:
+    """Drive the API through every secret-bearing path, then search everything for secrets."""
+    responses: list[str] = []
+    secrets: list[str] = [VALUE]
+    async with started(settings) as h:
+        platform = await h.token(PLATFORM, "platform:admin")
+        secrets.append(platform)
+        c = h.client
+
+        async def call(method: str, path: str, token: str, **kw: object) -> dict:
+            resp = await c.request(method, path, headers=h.auth(token), **kw)
+            body = resp.json() if resp.content else {}
+            shown = (
+                {k: v for k, v in body.items() if k != "token"} if isinstance(body, dict) else body
+            )
+            responses.append(str(dict(resp.headers)) + str(shown))
+            return body
+
+        await call("POST", "/v1/tenants", platform, json={"id": "acme", "name": "Acme"})
+        admin = await h.token("acme", "admin:*")
+        secrets.append(admin)
+        made = await call(
+            "POST", "/v1/integration/tokens", admin, json={"name": "n", "scopes": ["audit:read"]}
+        )
+        secrets.append(made["token"])
+        await call("PUT", "/v1/secrets/db", admin, json={"value": VALUE, "password": VALUE})
+        await call("PUT", "/v1/secrets/db", admin, json={"value": VALUE})
+        await call("GET", "/v1/secrets", admin)
+        await call("GET", "/v1/secrets/db", admin)
+        await call("GET", "/v1/integration/tokens", admin)
+        await call("GET", "/pip/audit/logs", admin)
+        await call("GET", "/v1/integration/tokens", made["token"])
+        await call("DELETE", f"/v1/integration/tokens/{made['id']}", admin)
+        await call("GET", "/v1/integration/tokens", made["token"])
+        await call("GET", "/v1/integration/tokens", made["token"][:-1] + "x")
+        await h.flush_usage()
+        await call("GET", "/v1/integration/tokens/usage-logs", admin)
+        secrets.append(settings.key_file.read_text().strip())
+    stored = stored_bytes(settings, backend)
+    logs = log_buffer.getvalue()
+    assert "request" in logs
+    assert "acme" in logs
+    for secret in secrets:
+        assert secret.encode() not in stored
+        assert secret not in logs
+        for text in responses:
+            assert secret not in text
