@@ -1,0 +1,112 @@
+"""The one HTTP client for outbound calls: it refuses private, loopback and link-local targets.
+
+Every address a host name resolves to is checked, and the connection goes to the checked
+address, so DNS rebinding between check and connect cannot slip through. Redirects pass
+through the same check. Proxies from the environment are ignored: they would bypass it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpcore
+import httpx
+
+from gatehouse.config import IPNetwork
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class OutboundBlockedError(httpx.TransportError):
+    """The destination is on a private network that the allowlist does not name."""
+
+
+def permitted(address: IPAddress, allow: Sequence[IPNetwork]) -> bool:
+    """Whether an address is public, or inside an allowed network."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in allow):
+        return True
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address a host name or literal stands for."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that checks and pins each destination address."""
+
+    def __init__(self, allow: Sequence[IPNetwork]) -> None:
+        self.allow = list(allow)
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect only when every resolved address is permitted."""
+        addresses = await resolve(host, port)
+        refused = [str(a) for a in addresses if not permitted(a, self.allow)]
+        if refused or not addresses:
+            raise OutboundBlockedError(
+                f"outbound call to {host} ({', '.join(refused) or 'no address'}) refused: "
+                "private, loopback or link-local; add its network to GATEHOUSE_OUTBOUND_ALLOW "
+                "if it is meant to be reached"
+            )
+        return await self.inner.connect_tcp(
+            str(addresses[0]), port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Unix sockets are never an outbound destination."""
+        raise OutboundBlockedError("outbound calls over unix sockets are refused")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the inner backend."""
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with the guarded network backend underneath."""
+
+    def __init__(self, allow: Sequence[IPNetwork], **kwargs: Any) -> None:
+        super().__init__(trust_env=False, **kwargs)
+        pool = self._pool
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=pool._ssl_context,
+            max_connections=pool._max_connections,
+            max_keepalive_connections=pool._max_keepalive_connections,
+            keepalive_expiry=pool._keepalive_expiry,
+            http1=pool._http1,
+            http2=pool._http2,
+            retries=pool._retries,
+            network_backend=GuardedBackend(allow),
+        )
+
+
+def outbound_client(allow: Sequence[IPNetwork] = (), **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client whose every connection (redirects included) passes the guard."""
+    kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+    return httpx.AsyncClient(transport=GuardedTransport(allow), trust_env=False, **kwargs)

@@ -1,0 +1,103 @@
+"""The SSRF guard, against a real HTTP server on loopback."""
+
+import ipaddress
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gatehouse.kit.outbound import OutboundBlockedError, outbound_client, permitted
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Answers /ok and redirects elsewhere."""
+
+    def do_GET(self) -> None:
+        """Serve one request."""
+        targets = {
+            "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+            "/to-ipv6-loopback": "http://[::1]:9/",
+            "/to-ok": "/ok",
+        }
+        if self.path in targets:
+            self.send_response(302)
+            self.send_header("Location", targets[self.path])
+            self.end_headers()
+            return
+        body = b"fine"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Stay quiet."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104 (an address under test, not a bind)
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ],
+)
+def test_private_addresses_are_refused(address: str) -> None:
+    """Private, loopback, link-local, shared, unspecified and multicast addresses are refused."""
+    assert not permitted(ipaddress.ip_address(address), [])
+
+
+def test_public_and_allowlisted_addresses_pass() -> None:
+    """Public addresses pass; a private one passes when its network is allowed."""
+    assert permitted(ipaddress.ip_address("93.184.216.34"), [])
+    assert permitted(ipaddress.ip_address("2606:4700::1111"), [])
+    assert permitted(ipaddress.ip_address("127.0.0.1"), LOOPBACK)
+    assert not permitted(ipaddress.ip_address("10.0.0.1"), LOOPBACK)
+
+
+async def test_loopback_refused_by_default(server: str) -> None:
+    """Without an allowlist the loopback server is never reached, by IP or by name."""
+    async with outbound_client() as client:
+        with pytest.raises(OutboundBlockedError, match="GATEHOUSE_OUTBOUND_ALLOW"):
+            await client.get(f"{server}/ok")
+        with pytest.raises(OutboundBlockedError):
+            await client.get(server.replace("127.0.0.1", "localhost") + "/ok")
+
+
+async def test_allowlisted_loopback_is_reached(server: str) -> None:
+    """With 127.0.0.0/8 allowed, the call goes through, redirects included."""
+    async with outbound_client(LOOPBACK, follow_redirects=True) as client:
+        resp = await client.get(f"{server}/to-ok")
+    assert resp.status_code == 200
+    assert resp.text == "fine"
+
+
+async def test_redirects_are_checked_too(server: str) -> None:
+    """A redirect from an allowed host to a forbidden one is refused at the hop."""
+    async with outbound_client(LOOPBACK, follow_redirects=True) as client:
+        with pytest.raises(OutboundBlockedError):
+            await client.get(f"{server}/to-metadata")
+        with pytest.raises(OutboundBlockedError):
+            await client.get(f"{server}/to-ipv6-loopback")
