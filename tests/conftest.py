@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import shutil
 import socket
@@ -23,6 +25,7 @@ from gatehouse.config import Settings, Tier
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.db.models import Base
+from gatehouse.observability.logging import configure
 from gatehouse.services import Services
 from tests.factories import make_tenant, make_token
 
@@ -216,3 +219,12 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
     """A started app on the test's database."""
     async with started(settings) as h:
         yield h
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """JSON log lines (DEBUG and up) captured into a buffer."""
+    buffer = io.StringIO()
+    configure("DEBUG", json=True, stream=buffer)
+    yield buffer
+    logging.getLogger().handlers.clear()

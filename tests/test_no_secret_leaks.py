@@ -1,28 +1,15 @@
 """No secret appears in the database file, a PostgreSQL dump, an API response or a log line."""
 
 import io
-import logging
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from gatehouse.config import Settings
-from gatehouse.observability.logging import configure
 from gatehouse.tenants.models import PLATFORM
 from tests.conftest import BOTH, started
 
 VALUE = "Credential-Value-7f3a9c"
-
-
-@pytest.fixture
-def log_buffer() -> io.StringIO:
-    """JSON logs at DEBUG level captured into a buffer."""
-    buffer = io.StringIO()
-    configure("DEBUG", json=True, stream=buffer)
-    yield buffer
-    logging.getLogger().handlers.clear()
 
 
 def stored_bytes(settings: Settings, backend: str) -> bytes:
@@ -37,9 +24,7 @@ def stored_bytes(settings: Settings, backend: str) -> bytes:
 
 
 @BOTH
-async def test_no_secret_anywhere(
-    settings: Settings, backend: str, log_buffer: io.StringIO
-) -> None:
+async def test_no_secret_anywhere(settings: Settings, backend: str, log_lines: io.StringIO) -> None:
     """Drive the API through every secret-bearing path, then search everything for secrets."""
     responses: list[str] = []
     secrets: list[str] = [VALUE]
@@ -78,7 +63,7 @@ async def test_no_secret_anywhere(
         await call("GET", "/v1/integration/tokens/usage-logs", admin)
         secrets.append(settings.key_file.read_text().strip())
     stored = stored_bytes(settings, backend)
-    logs = log_buffer.getvalue()
+    logs = log_lines.getvalue()
     assert "request" in logs
     assert "acme" in logs
     for secret in secrets:

@@ -2,13 +2,9 @@
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator
 
-import pytest
-
 from gatehouse.config import Settings
-from gatehouse.observability.logging import configure
 from tests.conftest import Harness, started
 
 
@@ -118,15 +114,6 @@ async def test_docs_are_public_and_every_route_is_described(harness: Harness) ->
         assert op.get("summary"), (path, method)
         assert op.get("description"), (path, method)
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
-
-
-@pytest.fixture
-def log_lines() -> io.StringIO:
-    """Captured JSON log output."""
-    buffer = io.StringIO()
-    configure("INFO", json=True, stream=buffer)
-    yield buffer
-    logging.getLogger().handlers.clear()
 
 
 async def test_json_logs_carry_request_id_and_tenant(

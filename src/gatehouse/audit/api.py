@@ -10,7 +10,7 @@ from gatehouse.audit.schemas import AuditOut
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.http import Cursor, Limit, problems
-from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor
+from gatehouse.kit.pagination import Page, decode_cursor, paginate
 from gatehouse.kit.problems import Problem
 from gatehouse.services import Services
 
@@ -60,8 +60,6 @@ def build_router(svc: Services) -> APIRouter:
         )
         async with svc.read() as session:
             rows = await service.list_entries(session, who.tenant_id, flt, before, limit)
-        items = [AuditOut.model_validate(e) for e in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return Page[AuditOut](items=items, next_cursor=nxt)
+        return paginate(rows, limit, AuditOut.model_validate)
 
     return router

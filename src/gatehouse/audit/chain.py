@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import orjson
 
@@ -11,9 +12,9 @@ from gatehouse.audit.models import AuditEntry
 GENESIS = "0" * 64
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the entry's canonical JSON, including the previous hash."""
-    doc = {
+def chained_fields(entry: AuditEntry) -> dict[str, Any]:
+    """The fields the hash covers, as plain JSON values."""
+    return {
         "tenant_id": entry.tenant_id,
         "seq": entry.seq,
         "at": entry.at.isoformat(timespec="microseconds"),
@@ -29,4 +30,9 @@ def entry_hash(entry: AuditEntry) -> str:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the entry's canonical JSON, including the previous hash."""
+    doc = chained_fields(entry)
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gatehouse.audit.chain import GENESIS, entry_hash
+from gatehouse.audit.chain import GENESIS, chained_fields, entry_hash
 from gatehouse.audit.context import Actor
 from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
@@ -173,22 +173,5 @@ async def verify_chain(session: AsyncSession, tenant_id: str) -> ChainReport:
 
 
 def entry_doc(entry: AuditEntry) -> dict[str, Any]:
-    """An entry as a plain JSON document."""
-    return {
-        "id": entry.id,
-        "tenant_id": entry.tenant_id,
-        "seq": entry.seq,
-        "at": entry.at.isoformat(),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "outcome": entry.outcome,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
-        "request_id": entry.request_id,
-        "before": entry.before,
-        "after": entry.after,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-    }
+    """An entry as a plain JSON document (what export writes)."""
+    return {"id": entry.id, **chained_fields(entry), "hash": entry.hash}

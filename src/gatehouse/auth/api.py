@@ -17,7 +17,7 @@ from gatehouse.auth.schemas import (
 )
 from gatehouse.auth.scopes import CATALOG
 from gatehouse.kit.http import Cursor, Limit, problems
-from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor
+from gatehouse.kit.pagination import Page, decode_cursor, paginate
 from gatehouse.services import Services
 
 
@@ -59,9 +59,7 @@ def build_router(svc: Services) -> APIRouter:
             rows = await service.list_tokens(
                 session, who.tenant_id, decode_cursor(cursor), limit, include_revoked
             )
-        items = [TokenOut.model_validate(t) for t in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return Page[TokenOut](items=items, next_cursor=nxt)
+        return paginate(rows, limit, TokenOut.model_validate)
 
     @router.get("/scopes")
     async def list_scopes(who: Reader) -> list[ScopeOut]:
@@ -82,9 +80,7 @@ def build_router(svc: Services) -> APIRouter:
             rows = await service.list_usage(
                 session, who.tenant_id, token_id, decode_cursor(cursor), limit
             )
-        items = [UsageOut.model_validate(u) for u in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return Page[UsageOut](items=items, next_cursor=nxt)
+        return paginate(rows, limit, UsageOut.model_validate)
 
     @router.get("/{token_id}", responses=problems(404))
     async def get_token(token_id: str, who: Reader) -> TokenOut:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, Field
@@ -39,3 +40,15 @@ def decode_cursor(cursor: str | None) -> str | int | None:
     if not isinstance(key, str | int):
         raise Problem(400, "The cursor is not one this API issued.")
     return key
+
+
+def paginate(
+    rows: Sequence[Any], limit: int, shape: Callable[[Any], T], key: str = "id"
+) -> Page[T]:
+    """A page from `limit + 1` fetched rows: the extra row only says another page exists."""
+    shown = rows[:limit]
+    more = len(rows) > limit and bool(shown)
+    return Page[T](
+        items=[shape(row) for row in shown],
+        next_cursor=encode_cursor(getattr(shown[-1], key)) if more else None,
+    )

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.http import Cursor, Limit, problems
-from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor
+from gatehouse.kit.pagination import Page, decode_cursor, paginate
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets import service
 from gatehouse.secrets.models import Secret
@@ -54,9 +54,7 @@ def build_router(svc: Services) -> APIRouter:
         """List the tenant's secrets (names and metadata, never values)."""
         async with svc.read() as session:
             rows = await service.listing(session, who.tenant_id, decode_cursor(cursor), limit)
-        items = [out(s) for s in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return Page[SecretOut](items=items, next_cursor=nxt)
+        return paginate(rows, limit, out)
 
     @router.get("/{name}", responses=problems(404))
     async def get_secret(name: Name, who: Reader) -> SecretOut:

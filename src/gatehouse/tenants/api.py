@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.http import Cursor, Limit, problems
-from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor
+from gatehouse.kit.pagination import Page, decode_cursor, paginate
 from gatehouse.services import Services
 from gatehouse.tenants import service
 from gatehouse.tenants.schemas import TenantCreate, TenantOut, TenantUpdate
@@ -36,9 +36,7 @@ def build_router(svc: Services) -> APIRouter:
         """List tenants."""
         async with svc.read() as session:
             rows = await service.list_tenants(session, decode_cursor(cursor), limit)
-        items = [TenantOut.model_validate(t) for t in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return Page[TenantOut](items=items, next_cursor=nxt)
+        return paginate(rows, limit, TenantOut.model_validate)
 
     @router.get("/{tenant_id}", responses=problems(404))
     async def get_tenant(tenant_id: str, who: Admin) -> TenantOut:
