@@ -34,7 +34,10 @@ def build_router(svc: Services) -> APIRouter:
             updated_at=secret.updated_at,
         )
 
-    @router.put("/{name}", responses=problems(422))
+    @router.put(
+        "/{name}",
+        responses={201: {"model": SecretOut, "description": "Created."}, **problems(422)},
+    )
     async def put_secret(
         name: Name, body: SecretPut, request: Request, response: Response, who: Writer
     ) -> SecretOut:

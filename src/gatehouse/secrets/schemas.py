@@ -14,7 +14,9 @@ class SecretPut(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: SecretStr = Field(description="Stored encrypted; never returned.")
+    value: SecretStr = Field(
+        min_length=1, max_length=65536, description="Stored encrypted; never returned."
+    )
     description: str = Field("", max_length=1000)
 
 
