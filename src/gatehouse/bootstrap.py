@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -34,7 +35,7 @@ class Prepared:
 
 async def prepare(settings: Settings, *, demo: bool, new_token: bool = False) -> Prepared:
     """Migrate, open (or create) the key ring, and set up the demo tenant when asked."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     try:
         await migrate.upgrade(db.engine)
@@ -51,6 +52,7 @@ async def prepare(settings: Settings, *, demo: bool, new_token: bool = False) ->
             live = await session.execute(
                 select(ApiToken.id)
                 .where(ApiToken.tenant_id == DEMO_TENANT, ApiToken.revoked_at.is_(None))
+                .where(ApiToken.expires_at > datetime.now(UTC))
                 .where(ApiToken.name == DEMO_TOKEN_NAME)
                 .execution_options(gatehouse_tenant_id=DEMO_TENANT)
             )

@@ -218,3 +218,29 @@ async def test_pagination_with_cursor(harness: Harness) -> None:
     assert len(seen) == 6 == len(set(seen))
     bad = await harness.client.get(BASE, params={"cursor": "!!!"}, headers=admin)
     assert bad.status_code == 400
+
+
+async def test_cannot_change_or_revoke_a_stronger_token(harness: Harness) -> None:
+    """A tokens:write token may not narrow or revoke the tenant's admin token."""
+    await harness.tenant("acme")
+    admin = harness.auth(await harness.token("acme", "admin:*", name="root"))
+    writer = harness.auth(await harness.token("acme", "tokens:write"))
+    listed = (await harness.client.get(BASE, headers=admin)).json()["items"]
+    root_id = next(t["id"] for t in listed if t["name"] == "root")
+    narrowed = await harness.client.patch(
+        f"{BASE}/{root_id}", json={"scopes": ["tokens:read"]}, headers=writer
+    )
+    assert narrowed.status_code == 403
+    assert (await harness.client.delete(f"{BASE}/{root_id}", headers=writer)).status_code == 403
+    assert (await harness.client.get(BASE, headers=admin)).status_code == 200
+
+
+async def test_platform_token_reads_the_platform_audit_chain(harness: Harness) -> None:
+    """Platform tokens may hold audit:read and see tenant administration."""
+    from gatehouse.tenants.models import PLATFORM
+
+    platform = harness.auth(await harness.token(PLATFORM, "platform:admin", "audit:read"))
+    await harness.client.post("/v1/tenants", json={"id": "acme", "name": "Acme"}, headers=platform)
+    entries = (await harness.client.get("/pip/audit/logs", headers=platform)).json()["items"]
+    assert entries[0]["action"] == "tenant.create"
+    assert entries[0]["target_id"] == "acme"

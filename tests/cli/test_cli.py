@@ -97,6 +97,7 @@ def test_bad_arguments_and_settings(env: dict[str, str]) -> None:
         env, "token", "create", "--tenant", "ghost", "-s", "tokens:read", code=2
     )
     assert "taken" in gh(env, "tenant", "create", "acme", code=2)
+    assert "[a-z0-9]" in gh(env, "tenant", "create", "Acme_Corp", code=2)
     bad = {**env, "GATEHOUSE_PORT": "eighty", "GATEHOUSE_OUTBOUND_ALLOW": "10.0.0.0/8,nonsense"}
     out = gh(bad, "config", "show", code=2)
     assert "GATEHOUSE_PORT" in out
@@ -127,6 +128,8 @@ def test_keys_rotate_and_prune(env: dict[str, str]) -> None:
     gh(env, "serve", "--help")
     assert "re-encrypted 0 secrets" in gh(env, "keys", "rotate")
     assert "destroyed 1 retired keys" in gh(env, "keys", "prune")
+    exported = [json.loads(line) for line in gh(env, "audit", "export").splitlines()]
+    assert [r["action"] for r in exported] == ["keys.rotate", "keys.prune"]
 
 
 async def test_demo_bootstrap_reuses_what_exists(tmp_path: Path) -> None:

@@ -17,3 +17,12 @@ def test_plain_values_pass() -> None:
         "items": [1, "x"],
     }
     assert mask_text("Bearer gth_" + "Z" * 49) == "Bearer gth_***"
+
+
+def test_counts_and_ids_named_after_tokens_stay_visible() -> None:
+    """`tokens_revoked` and `token_id` are not secrets; `access_token` is."""
+    assert mask({"tokens_revoked": 3, "token_id": "t1", "access_token": "x"}) == {
+        "tokens_revoked": 3,
+        "token_id": "t1",
+        "access_token": "***",
+    }

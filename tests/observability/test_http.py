@@ -4,7 +4,8 @@ import io
 import json
 from collections.abc import AsyncIterator
 
-from gatehouse.config import Settings
+from gatehouse.config import Settings, Tier
+from gatehouse.tenants.models import PLATFORM
 from tests.conftest import Harness, started
 
 
@@ -79,10 +80,17 @@ async def test_unexpected_errors_hide_the_trace(harness: Harness) -> None:
     assert resp.json()["title"] == "Internal Server Error"
 
 
-async def test_ready_reports_degraded_dependency(settings: Settings) -> None:
-    """An unreachable Redis makes /ready answer 503 naming it."""
+async def test_redis_outage_degrades_readiness_not_requests(settings: Settings) -> None:
+    """An unreachable Redis makes /ready answer 503, while requests are still limited in-process."""
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     async with started(broken) as h:
+        await h.tenant("acme", Tier.free)
+        auth = h.auth(await h.token("acme", "tokens:read", rate_limit_per_minute=2))
+        statuses = [
+            (await h.client.get("/v1/integration/tokens/scopes", headers=auth)).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 429]
         resp = await h.client.get("/ready")
     assert resp.status_code == 503
     body = resp.json()
@@ -92,10 +100,12 @@ async def test_ready_reports_degraded_dependency(settings: Settings) -> None:
 
 
 async def test_metrics_need_a_token(harness: Harness) -> None:
-    """Prometheus text with request counts, behind metrics:read."""
+    """Prometheus text with request counts, for platform tokens with platform:metrics only."""
     await harness.tenant("acme")
     assert (await harness.client.get("/metrics")).status_code == 401
-    auth = harness.auth(await harness.token("acme", "metrics:read"))
+    tenant_admin = harness.auth(await harness.token("acme", "admin:*"))
+    assert (await harness.client.get("/metrics", headers=tenant_admin)).status_code == 403
+    auth = harness.auth(await harness.token(PLATFORM, "platform:metrics"))
     await harness.client.get("/health")
     resp = await harness.client.get("/metrics", headers=auth)
     assert resp.status_code == 200

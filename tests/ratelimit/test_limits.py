@@ -68,3 +68,15 @@ async def test_two_instances_share_one_budget_in_redis(settings: Settings, redis
         assert (await two.client.get(PATH, headers=auth)).status_code == 429
         ready = (await two.client.get("/ready")).json()
         assert ready["checks"]["redis"] == {"status": "ok"}
+
+
+async def test_platform_tokens_have_their_own_budget(settings: Settings) -> None:
+    """GATEHOUSE_PLATFORM_RATE_LIMIT sets the budget of platform tokens."""
+    from gatehouse.tenants.models import PLATFORM
+
+    async with started(settings.model_copy(update={"platform_rate_limit": 2})) as h:
+        auth = h.auth(await h.token(PLATFORM, "platform:admin"))
+        first = await h.client.get("/v1/tenants", headers=auth)
+        assert "q=2;w=60" in first.headers["ratelimit-policy"]
+        await h.client.get("/v1/tenants", headers=auth)
+        assert (await h.client.get("/v1/tenants", headers=auth)).status_code == 429

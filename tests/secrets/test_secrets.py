@@ -102,12 +102,12 @@ async def test_rotation_reencrypts_and_prune_destroys_old_keys(harness: Harness)
     assert kids == [ring.active]
 
 
-async def test_key_file_is_private_and_reused(settings: Settings) -> None:
-    """The generated master key file is mode 0600 and read back on restart."""
+async def test_key_file_and_store_are_private_and_reused(settings: Settings) -> None:
+    """The key file and the SQLite store are owner-only; the key is read back on restart."""
     async with started(settings) as h:
         first = h.svc.keys.active
-    mode = stat.S_IMODE(os.stat(settings.key_file).st_mode)
-    assert mode == 0o600
+    assert stat.S_IMODE(os.stat(settings.key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(settings.home / "gatehouse.db").st_mode) == 0o600
     async with started(settings) as h:
         assert h.svc.keys.active == first
 
@@ -157,3 +157,24 @@ async def test_readable_key_file_is_refused(settings: Settings) -> None:
     settings.key_file.chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load_master_key(settings, create=True)
+
+
+async def test_rotation_and_prune_under_a_running_server(harness: Harness) -> None:
+    """A server whose ring predates a rotate + prune writes with the new key, never a dead one."""
+    await harness.tenant("acme")
+    auth = harness.auth(await harness.token("acme", "admin:*"))
+    await harness.client.put("/v1/secrets/before", json={"value": VALUE}, headers=auth)
+    stale = harness.svc.keys.active
+    async with harness.svc.db.transaction() as s:  # what `gatehouse keys rotate|prune` does
+        other = await load_keyring(s, harness.svc.settings)
+        await service.rotate(s, other)
+    async with harness.svc.db.transaction() as s:
+        assert await service.prune(s, other) == [stale]
+    assert harness.svc.keys.active == stale  # the server has not noticed yet
+    put = await harness.client.put("/v1/secrets/after", json={"value": VALUE}, headers=auth)
+    assert put.json()["key_id"] == other.active
+    actor = Actor("acme", "test")
+    async with harness.svc.db.transaction() as s:
+        for name in ("before", "after"):
+            assert await service.reveal(s, harness.svc.keys, actor, name, "check") == VALUE
+        assert await service.rotate(s, harness.svc.keys) == 2

@@ -117,6 +117,6 @@ def build_router(svc: Services) -> APIRouter:
     async def revoke_token(token_id: str, request: Request, who: Writer) -> None:
         """Revoke a token; it is refused from the next request on."""
         async with svc.write(request, who, "token.revoke", "token", token_id) as (s, actor):
-            await service.revoke_token(s, actor, who.tenant_id, token_id)
+            await service.revoke_token(s, actor, who.tenant_id, token_id, granted_by=who.scopes)
 
     return router

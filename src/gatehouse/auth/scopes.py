@@ -33,10 +33,13 @@ CATALOG: tuple[Scope, ...] = (
     Scope("policies:write", "Change policies."),
     Scope("webhooks:read", "Read webhook endpoints and deliveries."),
     Scope("webhooks:write", "Manage webhook endpoints."),
-    Scope("metrics:read", "Scrape Prometheus metrics at /metrics."),
     Scope("platform:admin", "Manage tenants (platform tokens only).", platform=True),
+    Scope("platform:metrics", "Scrape Prometheus metrics at /metrics (platform).", platform=True),
 )
 NAMES = frozenset(scope.name for scope in CATALOG)
+PLATFORM_SCOPES = frozenset(s.name for s in CATALOG if s.platform)
+# What a platform token may hold: platform scopes, and reading the platform's own audit chain.
+PLATFORM_GRANTABLE = PLATFORM_SCOPES | {"audit:read"}
 WILDCARDS = frozenset(f"{s.name.split(':')[0]}:*" for s in CATALOG if not s.platform)
 
 

@@ -15,14 +15,12 @@ from gatehouse.auth import tokens
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.schemas import TokenCreate, TokenUpdate
-from gatehouse.auth.scopes import CATALOG, covers
+from gatehouse.auth.scopes import PLATFORM_GRANTABLE, PLATFORM_SCOPES, covers
 from gatehouse.db.repository import TenantRepository
 from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.kit.crypto import sha256_hex
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.tenants.models import PLATFORM, Tenant
-
-PLATFORM_SCOPES = frozenset(s.name for s in CATALOG if s.platform)
 
 
 class TokenRepository(TenantRepository[ApiToken]):
@@ -50,12 +48,18 @@ def snapshot(token: ApiToken) -> dict[str, Any]:
 
 def _check_grant(tenant_id: str, scopes: list[str], granted_by: frozenset[str] | None) -> None:
     platform = set(scopes) & PLATFORM_SCOPES
-    if tenant_id == PLATFORM and set(scopes) - PLATFORM_SCOPES:
-        raise Problem(422, "Platform tokens carry only platform scopes.")
+    if tenant_id == PLATFORM and set(scopes) - PLATFORM_GRANTABLE:
+        allowed = ", ".join(sorted(PLATFORM_GRANTABLE))
+        raise Problem(422, f"Platform tokens carry only these scopes: {allowed}.")
     if tenant_id != PLATFORM and platform:
         raise Problem(422, f"Scopes {sorted(platform)} are for platform tokens only.")
     if granted_by is not None and not covers(granted_by, scopes):
         raise Problem(403, "A token can only grant scopes it holds itself.")
+
+
+def _check_control(token: ApiToken, granted_by: frozenset[str] | None) -> None:
+    if granted_by is not None and not covers(granted_by, list(token.scopes)):
+        raise Problem(403, "A token can only change or revoke tokens whose scopes it holds.")
 
 
 async def create_token(
@@ -122,6 +126,7 @@ async def update_token(
 ) -> ApiToken:
     """Change a token's name, description, scopes or budget."""
     token = await get_token(session, tenant_id, token_id)
+    _check_control(token, granted_by)
     if token.revoked_at is not None:
         raise Problem(409, "The token is revoked; create a new one instead.")
     before = snapshot(token)
@@ -145,10 +150,16 @@ async def update_token(
 
 
 async def revoke_token(
-    session: AsyncSession, actor: Actor, tenant_id: str, token_id: str
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: str,
+    token_id: str,
+    *,
+    granted_by: frozenset[str] | None = None,
 ) -> ApiToken:
     """Revoke a token; it stops working with the next request."""
     token = await get_token(session, tenant_id, token_id)
+    _check_control(token, granted_by)
     if token.revoked_at is None:
         before = snapshot(token)
         token.revoked_at = datetime.now(UTC)
@@ -195,7 +206,7 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
         token_id=token.id,
         tenant_id=token.tenant_id,
         scopes=frozenset(token.scopes),
-        tier=tier or "enterprise",
+        tier="platform" if token.tenant_id == PLATFORM else tier,
         rate_limit=token.rate_limit_per_minute,
     )
 

@@ -23,7 +23,8 @@ errors = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error and exit."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print("[bold red]error:[/] ", end="")
+    errors.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
 
 

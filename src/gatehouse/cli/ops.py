@@ -13,12 +13,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gatehouse.audit import service as audit
-from gatehouse.cli.common import console, database, run, settings
+from gatehouse.cli.common import cli_actor, console, database, run, settings
 from gatehouse.config import SECRET_FIELDS
 from gatehouse.db import migrate
 from gatehouse.kit.crypto import b64e, new_key
 from gatehouse.secrets import service as secrets
 from gatehouse.secrets.keyring import load_keyring
+from gatehouse.tenants.models import PLATFORM
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective configuration.", no_args_is_help=True)
@@ -152,6 +153,14 @@ def keys_rotate() -> None:
             ring = await load_keyring(session, settings())
             with Progress(console=console) as progress:
                 count = await secrets.rotate(session, ring, progress)
+            await audit.record(
+                session,
+                cli_actor(PLATFORM),
+                "keys.rotate",
+                "key",
+                ring.active,
+                after={"secrets_reencrypted": count},
+            )
             return count, ring.active
 
     count, active = run(go())
@@ -164,7 +173,12 @@ def keys_prune() -> None:
 
     async def go() -> list[str]:
         async with database(settings()) as db, db.transaction() as session:
-            return await secrets.prune(session, await load_keyring(session, settings()))
+            gone = await secrets.prune(session, await load_keyring(session, settings()))
+            if gone:
+                await audit.record(
+                    session, cli_actor(PLATFORM), "keys.prune", "key", ",".join(gone)
+                )
+            return gone
 
     gone = run(go())
     console.print(f"destroyed {len(gone)} retired keys" + (f": {', '.join(gone)}" if gone else ""))

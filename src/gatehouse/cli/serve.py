@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -29,7 +30,7 @@ def _tour(url: str, prepared: Prepared) -> None:
     if token is None:
         console.print(
             "The demo tenant's admin token was printed when it was created and is not stored.\n"
-            "Get a new one with: [bold]gatehouse serve --demo --new-token[/]"
+            f"Get a new one with: [bold]{sys.argv[0]} serve --demo --new-token[/]"
         )
         token = "$GATEHOUSE_TOKEN"  # noqa: S105 (a shell variable name)
     else:

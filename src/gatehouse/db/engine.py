@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,8 +25,9 @@ IMMEDIATE = "sqlite_begin_immediate"
 
 def _sqlite_engine(url: str) -> AsyncEngine:
     path = url.split(":///", 1)[1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    on_disk = bool(path) and path != ":memory:"
+    if on_disk:
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -37,6 +40,11 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if on_disk:
+            # Only the owner may read the store (SQLite gives its -wal/-shm files the same mode).
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(path + suffix, 0o600)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -6,8 +6,11 @@ import re
 from typing import Any
 
 MASK = "***"
+# Keys that name a secret: `password`, `client_secret`, `access_token`, `api-key`, ...
+# (but not `token_id` or `tokens_revoked`, which name counts and ids).
 SECRET_KEY = re.compile(
-    r"(pass(word)?|secret|token|api[_-]?key|authorization|credential|private[_-]?key|cookie)",
+    r"(^|[_-])(pass(word|wd|phrase)?|secret|token|api[_-]?key|authorization|credentials?"
+    r"|private[_-]?key|cookie)$",
     re.IGNORECASE,
 )
 TOKEN_TEXT = re.compile(r"gth_[A-Za-z0-9]{20,}")

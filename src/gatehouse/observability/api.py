@@ -27,7 +27,7 @@ async def _check(name: str, probe: Any) -> tuple[str, dict[str, str]]:
 def build_router(svc: Services) -> APIRouter:
     """/health, /ready and /metrics."""
     router = APIRouter(tags=["health"])
-    MetricsReader = Annotated[Principal, Depends(authenticator(svc, "metrics:read"))]
+    MetricsReader = Annotated[Principal, Depends(authenticator(svc, "platform:metrics"))]
 
     @router.get("/health")
     async def health() -> dict[str, str]:
@@ -55,7 +55,7 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.get("/metrics", response_class=Response, responses=problems())
     async def metrics(who: MetricsReader) -> Response:
-        """Prometheus metrics (needs `metrics:read`)."""
+        """Prometheus metrics (needs a platform token with `platform:metrics`)."""
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

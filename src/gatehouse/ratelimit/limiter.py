@@ -6,11 +6,14 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 WINDOW_SECONDS = 60
+log = structlog.get_logger("gatehouse.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +34,19 @@ class RateLimiter:
         self.storage: Storage
         if redis_url:
             uri = "async+" + redis_url if redis_url.startswith("redis") else redis_url
-            self.storage = RedisStorage(uri, implementation="redispy", key_prefix="gatehouse-rl")
+            self.storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                key_prefix="gatehouse-rl",
+                wrap_exceptions=True,
+                socket_timeout=1,
+                socket_connect_timeout=1,
+            )
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        # Used only while the shared store is unreachable: limits stay enforced per process.
+        self.fallback = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def _item(self, limit: int) -> RateLimitItemPerMinute:
@@ -46,8 +58,13 @@ class RateLimiter:
     async def hit(self, name: str, key: str, limit: int) -> Budget:
         """Count one request against `key`'s budget of `limit` per minute."""
         item = self._item(limit)
-        allowed = await self.strategy.hit(item, name, key)
-        stats = await self.strategy.get_window_stats(item, name, key)
+        try:
+            allowed = await self.strategy.hit(item, name, key)
+            stats = await self.strategy.get_window_stats(item, name, key)
+        except StorageError:
+            log.warning("rate-limit store unreachable; counting in this process", budget=name)
+            allowed = await self.fallback.hit(item, name, key)
+            stats = await self.fallback.get_window_stats(item, name, key)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         return Budget(name, limit, max(0, stats.remaining), reset, allowed)
 
@@ -57,7 +74,10 @@ class RateLimiter:
 
     async def check(self) -> bool:
         """Whether the counter store answers."""
-        return bool(await self.storage.check())
+        try:
+            return bool(await self.storage.check())
+        except StorageError:
+            return False
 
 
 def headers(budgets: list[Budget]) -> dict[str, str]:

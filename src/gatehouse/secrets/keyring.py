@@ -101,6 +101,15 @@ class KeyRing:
         self._keys[kid] = key
         self.active = kid
 
+    async def refresh(self, session: AsyncSession) -> None:
+        """Catch up with the stored ring: unwrap keys added since, follow the active one."""
+        rows = (await session.execute(select(EncryptionKey))).scalars().all()
+        for row in rows:
+            if row.id not in self._keys:
+                self._keys[row.id] = _unwrap(self._master, row)
+            if row.status == "active":
+                self.active = row.id
+
     def forget(self, kid: str) -> None:
         """Drop a retired data key from memory."""
         self._keys.pop(kid, None)
@@ -118,13 +127,7 @@ async def load_keyring(session: AsyncSession, settings: Settings) -> KeyRing:
     keys: dict[str, bytes] = {}
     active = ""
     for row in rows:
-        try:
-            keys[row.id] = open_sealed(master, b64d(row.wrapped), WRAP_AAD + row.id.encode())
-        except DecryptionError:
-            raise ConfigError(
-                "GATEHOUSE_MASTER_KEY (or the key file) is not the key this database was "
-                "encrypted with; start with the original key. Nothing was changed."
-            ) from None
+        keys[row.id] = _unwrap(master, row)
         if row.status == "active":
             active = row.id
     ring = KeyRing(master, keys, active)
@@ -135,6 +138,16 @@ async def load_keyring(session: AsyncSession, settings: Settings) -> KeyRing:
         ring.add(kid, key)
         await session.flush()
     return ring
+
+
+def _unwrap(master: bytes, row: EncryptionKey) -> bytes:
+    try:
+        return open_sealed(master, b64d(row.wrapped), WRAP_AAD + row.id.encode())
+    except DecryptionError:
+        raise ConfigError(
+            "GATEHOUSE_MASTER_KEY (or the key file) is not the key this database was "
+            "encrypted with; start with the original key. Nothing was changed."
+        ) from None
 
 
 def master_key_path(settings: Settings) -> Path | None:

@@ -42,6 +42,7 @@ async def put(
 ) -> tuple[Secret, bool]:
     """Create or replace a secret; returns it and whether it was created."""
     tenant = actor.tenant_id
+    await _hold_active_key(session, ring)
     sealed = ring.encrypt(value, context(tenant, name))
     secret = await find(session, tenant, name)
     created = secret is None
@@ -55,6 +56,30 @@ async def put(
     action = "secret.create" if created else "secret.replace"
     await audit.record(session, actor, action, "secret", name, after={"description": description})
     return secret, created
+
+
+async def _hold_active_key(session: AsyncSession, ring: KeyRing) -> None:
+    """Follow the stored active key and share-lock it, so it cannot be retired or pruned
+    while a ciphertext made with it is still uncommitted."""
+    stmt = (
+        select(EncryptionKey.id).where(EncryptionKey.status == "active").with_for_update(read=True)
+    )
+    active = None
+    for _ in range(3):  # a rotation committing meanwhile hides the new key from this snapshot
+        active = (await session.execute(stmt)).scalar_one_or_none()
+        if active is not None:
+            break
+    if active is None:
+        raise RuntimeError("the key ring has no active key")
+    if active != ring.active or active not in ring.key_ids:
+        await ring.refresh(session)
+
+
+async def open_value(session: AsyncSession, ring: KeyRing, token: str, ctx: str) -> str:
+    """Decrypt, first catching up with the stored ring if the key is newer than ours."""
+    if ring.key_of(token) not in ring.key_ids:
+        await ring.refresh(session)
+    return ring.decrypt(token, ctx)
 
 
 async def listing(
@@ -82,11 +107,12 @@ async def reveal(
     if secret is None:
         raise Problem(404, f"No secret named {name!r} in this tenant.")
     await audit.record(session, actor, "secret.read", "secret", name, after={"purpose": purpose})
-    return ring.decrypt(secret.ciphertext, context(actor.tenant_id, name))
+    return await open_value(session, ring, secret.ciphertext, context(actor.tenant_id, name))
 
 
 async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None = None) -> int:
     """Add a new active data key and re-seal every secret with it; old keys are retired."""
+    await ring.refresh(session)
     kid, key = new_id(), new_key()
     await session.execute(
         EncryptionKey.__table__.update().values(status="retired")  # type: ignore[attr-defined]
@@ -101,7 +127,7 @@ async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None
     task = progress.add_task("re-encrypting secrets", total=len(rows)) if progress else None
     for row in rows:
         ctx = context(row.tenant_id, row.name)
-        row.ciphertext = ring.encrypt(ring.decrypt(row.ciphertext, ctx), ctx)
+        row.ciphertext = ring.encrypt(await open_value(session, ring, row.ciphertext, ctx), ctx)
         if progress is not None and task is not None:
             progress.advance(task)
     await session.flush()
@@ -110,6 +136,7 @@ async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None
 
 async def prune(session: AsyncSession, ring: KeyRing) -> list[str]:
     """Destroy retired keys that no ciphertext uses any more; returns their ids."""
+    await ring.refresh(session)
     rows = await session.execute(select(Secret.ciphertext).execution_options(**{ALL_TENANTS: True}))
     used = {ring.key_of(text) for text in rows.scalars()}
     retired = await session.execute(

@@ -1,0 +1,213 @@
+"""Lean HTTP/1.1 keep-alive load generator: one process, raw asyncio streams, one JSON line out.
+
+Usage: python bench/_load.py --port P --path /health [--requests N] [--connections C] ...
+The bearer token, if any, is read from the BENCH_TOKEN environment variable (not argv).
+Exits non-zero, naming the status and body, on the first response that is not 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+
+HEAD_END = b"\r\n\r\n"
+MAX_HEAD = 64 * 1024
+
+
+class LoadError(Exception):
+    """A response was not a 200 with a Content-Length body on a kept-alive connection."""
+
+
+def build_request(host: str, port: int, path: str, token: str) -> bytes:
+    """The raw bytes of one GET request."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "User-Agent: gatehouse-bench",
+        "Accept: application/json",
+        "Connection: keep-alive",
+    ]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def content_length(head: bytes) -> int:
+    """The Content-Length of a response head (chunked or closing responses are refused)."""
+    length = -1
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value.strip())
+        elif name == b"transfer-encoding" or (
+            name == b"connection" and value.strip().lower() == b"close"
+        ):
+            raise LoadError(f"unsupported response framing: {line.decode('latin-1')}")
+    if length < 0:
+        raise LoadError("response without Content-Length")
+    return length
+
+
+async def one_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> None:
+    """Send one request and read its whole response, failing unless it is a 200."""
+    writer.write(request)
+    head = await reader.readuntil(HEAD_END)
+    body = await reader.readexactly(content_length(head))
+    status_line = head[: head.index(b"\r\n")]
+    parts = status_line.split(b" ", 2)
+    if len(parts) < 2 or parts[1] != b"200":
+        raise LoadError(f"{status_line.decode('latin-1')}: {body[:500].decode('utf-8', 'replace')}")
+
+
+class Phase:
+    """A shared request budget, bounded by count and by a deadline."""
+
+    def __init__(self, total: int, deadline: float) -> None:
+        self.remaining = total
+        self.deadline = deadline
+        self.latencies_ns: list[int] = []
+
+    def take(self) -> bool:
+        """Claim one request from the budget; False once it is spent or time is up."""
+        if self.remaining <= 0 or time.perf_counter() >= self.deadline:
+            return False
+        self.remaining -= 1
+        return True
+
+
+class Run:
+    """The warm-up and measured phases shared by every connection."""
+
+    def __init__(self, warmup: Phase, measured: Phase, connections: int) -> None:
+        self.warmup = warmup
+        self.measured = measured
+        self.waiting = connections
+        self.warm = asyncio.Event()
+        self.go = asyncio.Event()
+
+
+async def drive(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, phase: Phase
+) -> None:
+    """Send requests on one connection until the phase's budget is spent."""
+    clock = time.perf_counter_ns
+    record = phase.latencies_ns.append
+    while phase.take():
+        started = clock()
+        await one_request(reader, writer, request)
+        record(clock() - started)
+
+
+async def worker(host: str, port: int, request: bytes, run: Run) -> None:
+    """One keep-alive connection running through the warm-up, then the measured phase."""
+    reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD)
+    try:
+        await drive(reader, writer, request, run.warmup)
+        run.waiting -= 1
+        if run.waiting == 0:
+            run.warm.set()
+        await run.go.wait()
+        await drive(reader, writer, request, run.measured)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def percentile(sorted_ns: list[int], q: float) -> float:
+    """The q-th percentile (nearest rank) of sorted nanosecond samples, in milliseconds."""
+    if not sorted_ns:
+        return float("nan")
+    rank = max(0, min(len(sorted_ns) - 1, math.ceil(q / 100 * len(sorted_ns)) - 1))
+    return sorted_ns[rank] / 1e6
+
+
+async def measure(args: argparse.Namespace) -> dict[str, object]:
+    """Run the warm-up and the measured phase and summarise the measured one."""
+    token = os.environ.get("BENCH_TOKEN", "")
+    request = build_request(args.host, args.port, args.path, token)
+    run = Run(
+        Phase(args.warmup, time.perf_counter() + args.time_cap),
+        Phase(args.requests, float("inf")),
+        args.connections,
+    )
+    tasks = [
+        asyncio.create_task(worker(args.host, args.port, request, run))
+        for _ in range(args.connections)
+    ]
+    # Every connection finishes its warm-up requests before the clock starts.
+    warm = asyncio.create_task(run.warm.wait())
+    await asyncio.wait([warm, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    warm.cancel()
+    if any(t.done() for t in tasks):
+        await asyncio.gather(*tasks)  # a connection failed: raise its error
+    started = time.perf_counter()
+    run.measured.deadline = started + args.time_cap
+    run.go.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    samples = sorted(run.measured.latencies_ns)
+    done = len(samples)
+    return {
+        "path": args.path,
+        "requests": done,
+        "planned": args.requests,
+        "capped": done < args.requests,
+        "connections": args.connections,
+        "elapsed_s": round(elapsed, 3),
+        "rps": round(done / elapsed, 1) if elapsed > 0 else 0.0,
+        "p50_ms": round(percentile(samples, 50), 3),
+        "p99_ms": round(percentile(samples, 99), 3),
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", required=True)
+    p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--warmup", type=int, default=2_000)
+    p.add_argument("--time-cap", type=float, default=60.0, help="Seconds per phase, at most.")
+    return p.parse_args(argv)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it comes with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: print one JSON summary line, or an error on stderr and exit 1."""
+    args = parse_args(argv)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print("load generator: loopback hosts only", file=sys.stderr)
+        return 2
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            result = runner.run(measure(args))
+    except (LoadError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        print(f"load generator: {args.path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

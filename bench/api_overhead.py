@@ -1,0 +1,102 @@
+"""api_overhead: an authenticated, rate-limited, usage-logged read versus /health.
+
+Both routes are loaded on the same server in the same run (health, auth, health, auth); the best
+round of each counts, and the metric is auth requests/s divided by health requests/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from _common import BenchError, Server, bench_env, cli, cpu_sets, emit, load, log, temp_home
+
+BENCH = "api_overhead"
+TARGET = 0.6
+AUTH_PATH = "/v1/integration/tokens"
+HEALTH_PATH = "/health"
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "20000"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+WARMUP = 2_000
+TIME_CAP = 60.0
+ROUNDS = 2
+NEVER_REFUSED = "100000000"
+
+
+def best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the most requests per second."""
+    return max(rounds, key=lambda r: float(r["rps"]))
+
+
+def run() -> dict[str, Any]:
+    """Set up a tenant and token with the CLI, serve, load both routes, and summarise."""
+    server_cpus, load_cpus = cpu_sets()
+    with temp_home() as home:
+        env = bench_env(home, rate_limit_enterprise=NEVER_REFUSED)
+        cli(["db", "upgrade"], env, home)
+        cli(["tenant", "create", "bench", "--tier", "enterprise"], env, home)
+        created = json.loads(
+            cli(
+                ["token", "create", "--tenant", "bench", "--scope", "tokens:read", "--json"],
+                env,
+                home,
+            )
+        )
+        token = str(created["token"])
+        rounds: dict[str, list[dict[str, Any]]] = {HEALTH_PATH: [], AUTH_PATH: []}
+        with Server(env, home, server_cpus) as server:
+            log(f"server pid {server.pid} on port {server.port}")
+            for number in range(1, ROUNDS + 1):
+                for path in (HEALTH_PATH, AUTH_PATH):
+                    result = load(
+                        server.port,
+                        path,
+                        token=token if path == AUTH_PATH else "",
+                        requests=REQUESTS,
+                        connections=CONNECTIONS,
+                        warmup=WARMUP,
+                        time_cap=TIME_CAP,
+                        cpus=load_cpus,
+                    )
+                    log(
+                        f"round {number} {path}: {result['rps']} req/s, "
+                        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"
+                        + (" (time cap reached)" if result["capped"] else "")
+                    )
+                    rounds[path].append(result)
+    health, auth = best(rounds[HEALTH_PATH]), best(rounds[AUTH_PATH])
+    ratio = round(float(auth["rps"]) / float(health["rps"]), 3)
+    return {
+        "bench": BENCH,
+        "metric": ratio,
+        "unit": "ratio",
+        "target": TARGET,
+        "pass": ratio >= TARGET,
+        "health_rps": health["rps"],
+        "health_p50_ms": health["p50_ms"],
+        "health_p99_ms": health["p99_ms"],
+        "auth_rps": auth["rps"],
+        "auth_p50_ms": auth["p50_ms"],
+        "auth_p99_ms": auth["p99_ms"],
+        "requests": REQUESTS,
+        "connections": CONNECTIONS,
+        "rounds": ROUNDS,
+        "capped": any(r["capped"] for rs in rounds.values() for r in rs),
+        "pinned": server_cpus is not None,
+    }
+
+
+def main() -> int:
+    """Entry point: one JSON line on stdout, or the reason for failing on stderr."""
+    try:
+        emit(run())
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
