@@ -9,14 +9,17 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from gatehouse import __version__
 from gatehouse.audit import api as audit_api
 from gatehouse.auth import api as tokens_api
+from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import ConfigError, Settings
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problems import install_problem_handlers
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
@@ -65,11 +68,13 @@ async def _refresh_keyring(svc: Services) -> None:
 def build_services(settings: Settings) -> Services:
     """The long-lived parts for these settings (nothing is opened yet)."""
     db = Database(settings.effective_database_url)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=1) if settings.redis_url else None
     return Services(
         settings=settings,
         db=db,
         limiter=RateLimiter(settings.redis_url),
         usage=UsageRecorder(db, settings.usage_flush_seconds),
+        principals=PrincipalCache(settings.token_cache_seconds, redis),
     )
 
 
@@ -92,6 +97,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await svc.usage.stop()
+            await svc.principals.close()
             await svc.db.dispose()
 
     app = FastAPI(
@@ -102,7 +108,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     )
     app.state.services = svc
     install_problem_handlers(app)
-    for module in (health_api, tenants_api, tokens_api, audit_api, secrets_api):
+    install_openapi(app)
+    for module in (tokens_api, health_api, tenants_api, audit_api, secrets_api):
         app.include_router(module.build_router(svc))
     app.add_middleware(
         RequestMiddleware,

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     platform_rate_limit: int = Field(
         5000, ge=1, description="Per-minute budget of platform tokens."
     )
+    token_cache_seconds: float = Field(
+        2.0, ge=0, le=60, description="How long a validated token is trusted without a lookup."
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
+from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
@@ -37,6 +38,7 @@ class Services:
     db: Database
     limiter: RateLimiter
     usage: UsageRecorder
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
 
@@ -61,6 +63,15 @@ class Services:
             request.headers.get("user-agent", ""),
             getattr(request.state, "request_id", ""),
         )
+
+    @asynccontextmanager
+    async def changing_access(
+        self, request: Request, principal: Principal, action: str, target_type: str, target: str
+    ) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+        """A write that changes who may do what; cached principals are dropped after it commits."""
+        async with self.write(request, principal, action, target_type, target) as unit:
+            yield unit
+        await self.principals.invalidate()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

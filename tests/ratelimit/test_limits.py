@@ -1,5 +1,6 @@
 """Rate limits per tenant tier and per token, in memory and shared through Redis."""
 
+import asyncio
 import re
 import uuid
 
@@ -80,3 +81,38 @@ async def test_platform_tokens_have_their_own_budget(settings: Settings) -> None
         assert "q=2;w=60" in first.headers["ratelimit-policy"]
         await h.client.get("/v1/tenants", headers=auth)
         assert (await h.client.get("/v1/tenants", headers=auth)).status_code == 429
+
+
+async def test_revocation_reaches_other_instances_through_redis(
+    settings: Settings, redis_url: str
+) -> None:
+    """A token cached by instance two is refused there as soon as instance one revokes it."""
+    shared = settings.model_copy(update={"redis_url": redis_url, "token_cache_seconds": 60})
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    async with started(shared) as one, started(shared) as two:
+        await one.tenant(tenant, Tier.pro)
+        admin = one.auth(await one.token(tenant, "admin:*"))
+        made = await one.client.post(
+            "/v1/integration/tokens", json={"name": "x", "scopes": ["tokens:read"]}, headers=admin
+        )
+        victim = one.auth(made.json()["token"])
+        assert (await two.client.get(PATH, headers=victim)).status_code == 200
+        await one.client.delete(f"/v1/integration/tokens/{made.json()['id']}", headers=admin)
+        assert (await two.client.get(PATH, headers=victim)).status_code == 401
+
+
+async def test_cached_tokens_expire_from_the_cache(settings: Settings) -> None:
+    """Without Redis, another instance stops trusting a revoked token when its entry ages out."""
+    short = settings.model_copy(update={"token_cache_seconds": 0.2})
+    async with started(short) as one, started(short) as two:
+        await one.tenant("acme", Tier.pro)
+        admin = one.auth(await one.token("acme", "admin:*"))
+        made = await one.client.post(
+            "/v1/integration/tokens", json={"name": "x", "scopes": ["tokens:read"]}, headers=admin
+        )
+        victim = one.auth(made.json()["token"])
+        assert (await two.client.get(PATH, headers=victim)).status_code == 200
+        await one.client.delete(f"/v1/integration/tokens/{made.json()['id']}", headers=admin)
+        assert (await one.client.get(PATH, headers=victim)).status_code == 401
+        await asyncio.sleep(0.3)
+        assert (await two.client.get(PATH, headers=victim)).status_code == 401

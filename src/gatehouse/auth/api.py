@@ -8,6 +8,7 @@ from gatehouse.auth import service
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.schemas import (
+    CurrentTokenOut,
     ScopeOut,
     TokenCreate,
     TokenCreated,
@@ -26,6 +27,7 @@ def build_router(svc: Services) -> APIRouter:
     router = APIRouter(prefix="/v1/integration/tokens", tags=["tokens"])
     Reader = Annotated[Principal, Depends(authenticator(svc, "tokens:read"))]
     Writer = Annotated[Principal, Depends(authenticator(svc, "tokens:write"))]
+    Anyone = Annotated[Principal, Depends(authenticator(svc, None))]
 
     @router.post("", status_code=status.HTTP_201_CREATED, responses=problems(422))
     async def create_token(
@@ -61,12 +63,25 @@ def build_router(svc: Services) -> APIRouter:
             )
         return paginate(rows, limit, TokenOut.model_validate)
 
+    catalog = [
+        ScopeOut(name=s.name, description=s.description, platform=s.platform) for s in CATALOG
+    ]
+
     @router.get("/scopes")
     async def list_scopes(who: Reader) -> list[ScopeOut]:
         """List every scope a token can carry."""
-        return [
-            ScopeOut(name=s.name, description=s.description, platform=s.platform) for s in CATALOG
-        ]
+        return catalog
+
+    @router.get("/current")
+    async def current_token(who: Anyone) -> CurrentTokenOut:
+        """Describe the token making this request (any valid token may ask)."""
+        return CurrentTokenOut(
+            token_id=who.token_id,
+            tenant_id=who.tenant_id,
+            scopes=sorted(who.scopes),
+            expires_at=who.expires_at,
+            rate_limit_per_minute=who.rate_limit,
+        )
 
     @router.get("/usage-logs", responses=problems(400))
     async def usage_logs(
@@ -101,7 +116,10 @@ def build_router(svc: Services) -> APIRouter:
         token_id: str, body: TokenUpdate, request: Request, who: Writer
     ) -> TokenOut:
         """Change a token's name, description, scopes or rate limit."""
-        async with svc.write(request, who, "token.update", "token", token_id) as (s, actor):
+        async with svc.changing_access(request, who, "token.update", "token", token_id) as (
+            s,
+            actor,
+        ):
             token = await service.update_token(
                 s,
                 actor,
@@ -116,7 +134,10 @@ def build_router(svc: Services) -> APIRouter:
     @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404))
     async def revoke_token(token_id: str, request: Request, who: Writer) -> None:
         """Revoke a token; it is refused from the next request on."""
-        async with svc.write(request, who, "token.revoke", "token", token_id) as (s, actor):
+        async with svc.changing_access(request, who, "token.revoke", "token", token_id) as (
+            s,
+            actor,
+        ):
             await service.revoke_token(s, actor, who.tenant_id, token_id, granted_by=who.scopes)
 
     return router

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
 
 from gatehouse.auth import service
 from gatehouse.auth.principal import Principal
@@ -16,34 +14,42 @@ from gatehouse.kit.problems import Problem
 from gatehouse.ratelimit.limiter import headers
 from gatehouse.services import Services
 
-bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer gth_...`")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def authenticator(svc: Services, scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits only tokens granting `scope`, within their rate limits."""
+def presented_token(request: Request) -> str:
+    """The bearer token of a request, or a 401 saying how to send one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise service.unauthorized("Send an API token as `Authorization: Bearer gth_...`.")
+    return token.strip()
 
-    async def authenticate(
-        request: Request, response: Response, credentials: Credentials
-    ) -> Principal:
-        if credentials is None:
-            raise service.unauthorized("Send an API token as `Authorization: Bearer gth_...`.")
-        async with svc.read() as session:
-            principal = await service.authenticate(session, credentials.credentials)
+
+def authenticator(svc: Services, scope: str | None) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only tokens granting `scope` (any valid token when None)."""
+
+    async def authenticate(request: Request) -> Principal:
+        presented = presented_token(request)
+        digest = service.token_hash(presented)
+        principal = await svc.principals.get(digest)
+        if principal is None:
+            async with svc.read() as session:
+                principal = await service.authenticate(session, presented)
+            svc.principals.put(digest, principal, principal.expires_at)
         request.state.principal = principal
         structlog.contextvars.bind_contextvars(tenant=principal.tenant_id)
-        if not grants(principal.scopes, scope):
+        if scope is not None and not grants(principal.scopes, scope):
             if request.method not in SAFE_METHODS:
                 await svc.audit_denied(request, principal, scope)
             raise Problem(403, f"This token lacks the scope {scope!r}.", required_scope=scope)
-        tier_limit = svc.tier_limit(principal.tier)
-        tenant = await svc.limiter.hit("tenant", principal.tenant_id, tier_limit)
-        token = await svc.limiter.hit(
-            "token", principal.token_id, principal.rate_limit or tier_limit
-        )
-        limit_headers = headers([tenant, token])
-        for refused in (b for b in (tenant, token) if not b.allowed):
+        budgets = [
+            await svc.limiter.hit("tenant", principal.tenant_id, svc.tier_limit(principal.tier))
+        ]
+        if principal.rate_limit is not None:
+            # Without a budget of its own a token can never outrun its tenant's: no second count.
+            budgets.append(await svc.limiter.hit("token", principal.token_id, principal.rate_limit))
+        limit_headers = headers(budgets)
+        for refused in (b for b in budgets if not b.allowed):
             svc.metrics.rate_limited.labels(refused.name).inc()
             raise Problem(
                 429,
@@ -51,7 +57,8 @@ def authenticator(svc: Services, scope: str) -> Callable[..., Awaitable[Principa
                 f"retry in {refused.reset_seconds}s.",
                 headers={**limit_headers, "Retry-After": str(refused.reset_seconds)},
             )
-        response.headers.update(limit_headers)
+        # Added to the response by the request middleware, whatever the handler returns.
+        request.state.response_headers = limit_headers
         return principal
 
     return authenticate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from gatehouse.audit.context import Actor
 from gatehouse.tenants.models import PLATFORM
@@ -17,6 +18,7 @@ class Principal:
     scopes: frozenset[str]
     tier: str
     rate_limit: int | None
+    expires_at: datetime | None = None
 
     @property
     def is_platform(self) -> bool:

@@ -93,3 +93,13 @@ class UsageOut(BaseModel):
     latency_ms: float
     request_id: str
     at: datetime
+
+
+class CurrentTokenOut(BaseModel):
+    """The token that made the request, as the server sees it."""
+
+    token_id: str
+    tenant_id: str
+    scopes: list[str]
+    expires_at: datetime | None
+    rate_limit_per_minute: int | None

@@ -181,14 +181,20 @@ async def revoke_all(session: AsyncSession, actor: Actor, tenant_id: str) -> int
     return count
 
 
-async def authenticate(session: AsyncSession, presented: str) -> Principal:
-    """The principal a presented token stands for, or a 401/403 Problem saying why not."""
+def token_hash(presented: str) -> str:
+    """The stored form of a presented token, after the offline format check (401 if it fails)."""
     if not tokens.well_formed(presented):
         raise unauthorized("The token is malformed or its checksum is wrong.")
+    return sha256_hex(presented)
+
+
+async def authenticate(session: AsyncSession, presented: str) -> Principal:
+    """The principal a presented token stands for, or a 401/403 Problem saying why not."""
+    digest = token_hash(presented)
     stmt = (
         select(ApiToken, Tenant.tier, Tenant.status)
         .outerjoin(Tenant, Tenant.id == ApiToken.tenant_id)
-        .where(ApiToken.token_hash == sha256_hex(presented))
+        .where(ApiToken.token_hash == digest)
         .execution_options(**{ALL_TENANTS: True})
     )
     row = (await session.execute(stmt)).one_or_none()
@@ -208,6 +214,7 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
         scopes=frozenset(token.scopes),
         tier="platform" if token.tenant_id == PLATFORM else tier,
         rate_limit=token.rate_limit_per_minute,
+        expires_at=token.expires_at,
     )
 
 

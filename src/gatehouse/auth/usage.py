@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.db.engine import Database
@@ -59,19 +59,21 @@ class UsageRecorder:
             last_used[rec.token_id] = max(rec.at, last_used.get(rec.token_id, rec.at))
         try:
             async with self.db.transaction() as session:
-                session.add_all(
-                    TokenUsage(
-                        tenant_id=r.tenant_id,
-                        token_id=r.token_id,
-                        method=r.method,
-                        path=r.path[:2000],
-                        status=r.status,
-                        latency_ms=r.latency_ms,
-                        request_id=r.request_id,
-                        at=r.at,
-                    )
+                rows = [
+                    {
+                        "tenant_id": r.tenant_id,
+                        "token_id": r.token_id,
+                        "method": r.method,
+                        "path": r.path[:2000],
+                        "status": r.status,
+                        "latency_ms": r.latency_ms,
+                        "request_id": r.request_id,
+                        "at": r.at,
+                    }
                     for r in batch
-                )
+                ]
+                # One multi-row INSERT through Core; ORM objects would cost more than the write.
+                await session.execute(insert(TokenUsage), rows)
                 for token_id, at in sorted(last_used.items()):
                     await session.execute(
                         update(ApiToken)

@@ -11,7 +11,15 @@ from rich.table import Table
 
 from gatehouse.auth import service as tokens
 from gatehouse.auth.schemas import TokenCreate, TokenOut
-from gatehouse.cli.common import cli_actor, console, database, fail, run, settings
+from gatehouse.cli.common import (
+    announce_access_change,
+    cli_actor,
+    console,
+    database,
+    fail,
+    run,
+    settings,
+)
 from gatehouse.config import Tier
 from gatehouse.tenants import service as tenants
 from gatehouse.tenants.models import PLATFORM
@@ -161,8 +169,10 @@ def token_revoke(
     """Revoke a token at once."""
 
     async def go() -> None:
-        async with database(settings()) as db, db.transaction() as session:
+        cfg = settings()
+        async with database(cfg) as db, db.transaction() as session:
             await tokens.revoke_token(session, cli_actor(tenant), tenant, token_id)
+        await announce_access_change(cfg)
 
     run(go())
     console.print(f"revoked {token_id}")

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from redis.asyncio import Redis
 from rich.console import Console
 
 from gatehouse.audit.context import Actor
+from gatehouse.auth.cache import PrincipalCache
 from gatehouse.config import ConfigError, Settings, load_settings
 from gatehouse.db.engine import Database
 from gatehouse.kit.problems import Problem
@@ -63,3 +65,11 @@ async def database(cfg: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+async def announce_access_change(cfg: Settings) -> None:
+    """Tell running servers (through Redis, when configured) to drop cached tokens now."""
+    if cfg.redis_url:
+        cache = PrincipalCache(0, Redis.from_url(cfg.redis_url, socket_timeout=1))
+        await cache.invalidate()
+        await cache.close()

@@ -28,7 +28,14 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     on_disk = bool(path) and path != ":memory:"
     if on_disk:
         Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8)
+    # Every unit of work ends in COMMIT or ROLLBACK, so the pool's extra reset is only a cost.
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        pool_size=8,
+        max_overflow=8,
+        pool_reset_on_return=None,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

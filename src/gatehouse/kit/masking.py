@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -21,15 +22,21 @@ def mask_text(text: str) -> str:
     return TOKEN_TEXT.sub("gth_" + MASK, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def secret_key(key: str) -> bool:
+    """Whether a mapping key names a secret (cached: the same keys recur in every log line)."""
+    return SECRET_KEY.search(key) is not None
+
+
 def mask(value: Any) -> Any:
     """A copy of `value` with secret-named keys and token-like strings masked."""
+    if isinstance(value, str):
+        return mask_text(value) if "gth_" in value else value
     if isinstance(value, dict):
         return {
-            k: (MASK if isinstance(k, str) and SECRET_KEY.search(k) and v else mask(v))
+            k: (MASK if v and isinstance(k, str) and secret_key(k) else mask(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
-    if isinstance(value, str):
-        return mask_text(value)
     return value

@@ -5,15 +5,38 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
-from gatehouse.kit.masking import mask
+from gatehouse.kit.masking import mask, mask_text
 
 
 def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
     return mask(dict(event))
+
+
+def _dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+class _Sink:
+    """Where log lines go; swapped by `configure` so cached loggers follow the new stream."""
+
+    stream: TextIO = sys.stderr
+
+    def write(self, text: str) -> int:
+        """Write to the current stream."""
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        """Flush the current stream."""
+        self.stream.flush()
+
+
+SINK = _Sink()
 
 
 def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
@@ -25,14 +48,23 @@ def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = No
         structlog.processors.format_exc_info,
         _mask_event,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+    out = stream or sys.stderr
+    SINK.stream = out
+    ACCESS.enabled = logging.getLevelNamesMapping()[level] <= logging.INFO
+    ACCESS.json = json
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if json
+        else structlog.dev.ConsoleRenderer()
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    # Gatehouse's own events skip the stdlib logging machinery: rendered once, written once.
+    structlog.configure(
+        processors=[*shared, renderer],
+        logger_factory=structlog.PrintLoggerFactory(SINK),  # type: ignore[arg-type]
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -46,3 +78,31 @@ def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = No
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def access_line(fields: dict[str, Any]) -> None:
+    """Write one access-log line in the same JSON shape structlog gives every other event.
+
+    The hottest line of all skips the processor chain: its fields are known and only the path
+    can carry caller text, so only the path is masked.
+    """
+    if not ACCESS.enabled:
+        return
+    if not ACCESS.json:
+        structlog.get_logger("gatehouse.access").info("request", **fields)
+        return
+    fields["path"] = mask_text(fields["path"]) if "gth_" in fields["path"] else fields["path"]
+    fields["event"] = "request"
+    fields["level"] = "info"
+    fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    SINK.write(orjson.dumps(fields).decode() + "\n")
+
+
+class _Access:
+    """Whether access lines are written (INFO or more verbose), and as JSON or for a console."""
+
+    enabled = True
+    json = True
+
+
+ACCESS = _Access()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
@@ -23,9 +25,23 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.rate_limited = Counter(
             "gatehouse_rate_limit_refusals",
             "Requests refused with 429, by budget (tenant or token).",
             ["budget"],
             registry=self.registry,
         )
+
+    def observe_request(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one request and its latency (label children cached: labels() is not free)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, status),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

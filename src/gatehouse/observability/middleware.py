@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
 from gatehouse.kit.problems import PROBLEM_JSON, TITLES
+from gatehouse.observability.logging import access_line
 from gatehouse.observability.metrics import Metrics
 
-log = structlog.get_logger("gatehouse.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 QUIET = frozenset({"/health", "/ready", "/metrics"})
 
@@ -68,8 +68,9 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         declared = _header(scope, b"content-length")
@@ -100,6 +101,8 @@ class RequestMiddleware:
                 status = message["status"]
                 elapsed = time.perf_counter() - started
                 headers = list(message.get("headers", []))
+                for name, value in state.get("response_headers", {}).items():
+                    headers.append((name.lower().encode(), value.encode()))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-process-time", f"{elapsed * 1000:.2f}ms".encode()))
                 message = {**message, "headers": headers}
@@ -124,8 +127,7 @@ class RequestMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         method = scope["method"]
-        self.metrics.requests.labels(method, template, str(status)).inc()
-        self.metrics.latency.labels(method, template).observe(elapsed)
+        self.metrics.observe_request(method, template, str(status), elapsed)
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
         path = scope["path"]
@@ -143,11 +145,13 @@ class RequestMiddleware:
                 )
             )
         if path not in QUIET:
-            log.info(
-                "request",
-                method=method,
-                path=path,
-                status=status,
-                ms=round(elapsed * 1000, 2),
-                tenant=principal.tenant_id if principal else None,
+            access_line(
+                {
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "tenant": principal.tenant_id if principal else None,
+                    "request_id": state.get("request_id", ""),
+                }
             )

@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass
 
 import structlog
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits import RateLimitItemPerMinute, WindowStats
+from limits import storage as sync_storage
+from limits import strategies as sync_strategies
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
@@ -31,7 +33,8 @@ class RateLimiter:
     """Counts requests against named per-minute budgets."""
 
     def __init__(self, redis_url: str = "") -> None:
-        self.storage: Storage
+        self.shared: SlidingWindowCounterRateLimiter | None = None
+        self.storage: RedisStorage | None = None
         if redis_url:
             uri = "async+" + redis_url if redis_url.startswith("redis") else redis_url
             self.storage = RedisStorage(
@@ -42,11 +45,10 @@ class RateLimiter:
                 socket_timeout=1,
                 socket_connect_timeout=1,
             )
-        else:
-            self.storage = MemoryStorage()
-        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
-        # Used only while the shared store is unreachable: limits stay enforced per process.
-        self.fallback = SlidingWindowCounterRateLimiter(MemoryStorage())
+            self.shared = SlidingWindowCounterRateLimiter(self.storage)
+        # In-process counting (the default, and the fallback while Redis is unreachable). The
+        # synchronous memory strategy never blocks and costs less than its async twin.
+        self.local = sync_strategies.SlidingWindowCounterRateLimiter(sync_storage.MemoryStorage())
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def _item(self, limit: int) -> RateLimitItemPerMinute:
@@ -58,26 +60,30 @@ class RateLimiter:
     async def hit(self, name: str, key: str, limit: int) -> Budget:
         """Count one request against `key`'s budget of `limit` per minute."""
         item = self._item(limit)
-        try:
-            allowed = await self.strategy.hit(item, name, key)
-            stats = await self.strategy.get_window_stats(item, name, key)
-        except StorageError:
-            log.warning("rate-limit store unreachable; counting in this process", budget=name)
-            allowed = await self.fallback.hit(item, name, key)
-            stats = await self.fallback.get_window_stats(item, name, key)
-        reset = max(1, math.ceil(stats.reset_time - time.time()))
-        return Budget(name, limit, max(0, stats.remaining), reset, allowed)
-
-    async def reset(self) -> None:
-        """Forget every counter (tests and admin tooling)."""
-        await self.storage.reset()
+        stats: WindowStats
+        if self.shared is not None:
+            try:
+                allowed = await self.shared.hit(item, name, key)
+                stats = await self.shared.get_window_stats(item, name, key)
+                return _budget(name, limit, stats, allowed)
+            except StorageError:
+                log.warning("rate-limit store unreachable; counting in this process", budget=name)
+        allowed = self.local.hit(item, name, key)
+        return _budget(name, limit, self.local.get_window_stats(item, name, key), allowed)
 
     async def check(self) -> bool:
-        """Whether the counter store answers."""
+        """Whether the shared counter store answers (always true in-process)."""
+        if self.storage is None:
+            return True
         try:
             return bool(await self.storage.check())
         except StorageError:
             return False
+
+
+def _budget(name: str, limit: int, stats: WindowStats, allowed: bool) -> Budget:
+    reset = max(1, math.ceil(stats.reset_time - time.time()))
+    return Budget(name, limit, max(0, stats.remaining), reset, allowed)
 
 
 def headers(budgets: list[Budget]) -> dict[str, str]:

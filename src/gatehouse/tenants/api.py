@@ -49,13 +49,19 @@ def build_router(svc: Services) -> APIRouter:
         tenant_id: str, body: TenantUpdate, request: Request, who: Admin
     ) -> TenantOut:
         """Change a tenant's name, tier, status or settings."""
-        async with svc.write(request, who, "tenant.update", "tenant", tenant_id) as (s, actor):
+        async with svc.changing_access(request, who, "tenant.update", "tenant", tenant_id) as (
+            s,
+            actor,
+        ):
             return TenantOut.model_validate(await service.update_tenant(s, actor, tenant_id, body))
 
     @router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404))
     async def delete_tenant(tenant_id: str, request: Request, who: Admin) -> None:
         """Delete a tenant: its tokens stop working at once and its id stays reserved."""
-        async with svc.write(request, who, "tenant.delete", "tenant", tenant_id) as (s, actor):
+        async with svc.changing_access(request, who, "tenant.delete", "tenant", tenant_id) as (
+            s,
+            actor,
+        ):
             await service.delete_tenant(s, actor, tenant_id)
 
     return router
