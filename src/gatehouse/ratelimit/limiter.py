@@ -1,4 +1,8 @@
-"""Per-minute request budgets, kept in memory or shared through Redis (the `limits` library)."""
+"""Per-minute request budgets, kept in memory or shared through Redis (the `limits` library).
+
+Fixed one-minute windows, as GitHub's API counts: each budget resets at the end of its
+window, which is exactly what the RateLimit header's `t` (seconds to reset) reports.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,8 @@ from dataclasses import dataclass
 import structlog
 from limits import RateLimitItemPerMinute, WindowStats
 from limits import storage as sync_storage
-from limits import strategies as sync_strategies
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
 WINDOW_SECONDS = 60
@@ -33,7 +36,7 @@ class RateLimiter:
     """Counts requests against named per-minute budgets."""
 
     def __init__(self, redis_url: str = "") -> None:
-        self.shared: SlidingWindowCounterRateLimiter | None = None
+        self.shared: FixedWindowRateLimiter | None = None
         self.storage: RedisStorage | None = None
         if redis_url:
             uri = "async+" + redis_url if redis_url.startswith("redis") else redis_url
@@ -45,10 +48,10 @@ class RateLimiter:
                 socket_timeout=1,
                 socket_connect_timeout=1,
             )
-            self.shared = SlidingWindowCounterRateLimiter(self.storage)
+            self.shared = FixedWindowRateLimiter(self.storage)
         # In-process counting (the default, and the fallback while Redis is unreachable). The
-        # synchronous memory strategy never blocks and costs less than its async twin.
-        self.local = sync_strategies.SlidingWindowCounterRateLimiter(sync_storage.MemoryStorage())
+        # synchronous memory storage never blocks and costs less than its async twin.
+        self.memory = sync_storage.MemoryStorage()
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def _item(self, limit: int) -> RateLimitItemPerMinute:
@@ -68,8 +71,12 @@ class RateLimiter:
                 return _budget(name, limit, stats, allowed)
             except StorageError:
                 log.warning("rate-limit store unreachable; counting in this process", budget=name)
-        allowed = self.local.hit(item, name, key)
-        return _budget(name, limit, self.local.get_window_stats(item, name, key), allowed)
+        # One increment and one expiry read: what FixedWindowRateLimiter.hit plus
+        # get_window_stats would do, without counting twice.
+        counter = item.key_for(name, key)
+        count = self.memory.incr(counter, item.get_expiry())
+        stats = WindowStats(self.memory.get_expiry(counter), limit - count)
+        return _budget(name, limit, stats, count <= limit)
 
     async def check(self) -> bool:
         """Whether the shared counter store answers (always true in-process)."""
