@@ -20,6 +20,7 @@ from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import ConfigError, Settings
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.identity import api as identity_api
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problems import install_problem_handlers
 from gatehouse.observability import api as health_api
@@ -116,7 +117,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     install_problem_handlers(app)
     install_openapi(app)
-    for module in (tokens_api, health_api, tenants_api, audit_api, secrets_api):
+    # FastAPI matches routers in order: the busiest API routers come first, /health after them.
+    for module in (tokens_api, identity_api, health_api, tenants_api, audit_api, secrets_api):
         app.include_router(module.build_router(svc))
     app.add_middleware(
         RequestMiddleware,

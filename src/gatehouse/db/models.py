@@ -3,6 +3,15 @@
 from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.db.base import Base
+from gatehouse.events.models import Event
+from gatehouse.identity.models import (
+    Group,
+    Identity,
+    IdentityLink,
+    Membership,
+    RecordVersion,
+    Resource,
+)
 from gatehouse.secrets.models import EncryptionKey, Secret
 from gatehouse.tenants.models import Tenant
 
@@ -12,6 +21,13 @@ __all__ = [
     "AuditHead",
     "Base",
     "EncryptionKey",
+    "Event",
+    "Group",
+    "Identity",
+    "IdentityLink",
+    "Membership",
+    "RecordVersion",
+    "Resource",
     "Secret",
     "Tenant",
     "TokenUsage",

@@ -1,0 +1,117 @@
+"""The identity store: identities, groups, memberships, resources, links and versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gatehouse.db.base import Base, IdMixin, JSONDoc, TenantOwned, Timestamps, utcnow
+from gatehouse.db.types import BigIntPK
+
+
+class Identity(IdMixin, TenantOwned, Timestamps, Base):
+    """A person or service account: SCIM User core and enterprise attributes."""
+
+    __tablename__ = "identities"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_name_key", name="uq_identities_tenant_user_name"),
+        Index("ix_identities_tenant_email", "tenant_id", "email"),
+        Index("ix_identities_tenant_employee", "tenant_id", "employee_number"),
+        Index("ix_identities_tenant_external", "tenant_id", "external_id"),
+    )
+
+    user_name: Mapped[str] = mapped_column(String(256))
+    user_name_key: Mapped[str] = mapped_column(
+        String(256)
+    )  # lower-cased: userName is caseExact=false
+    external_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    display_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    given_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    family_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    title: Mapped[str | None] = mapped_column(String(256), default=None)
+    employee_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    department: Mapped[str | None] = mapped_column(String(256), default=None)
+    organization: Mapped[str | None] = mapped_column(String(256), default=None)
+    cost_center: Mapped[str | None] = mapped_column(String(64), default=None)
+    manager_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    risk_score: Mapped[int] = mapped_column(Integer, default=0)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Group(IdMixin, TenantOwned, Timestamps, Base):
+    """A named set of identities and other groups."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "display_name_key", name="uq_groups_tenant_display_name"),
+    )
+
+    display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(String(256))
+    external_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Membership(TenantOwned, Base):
+    """An identity or a group directly inside a group."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_member", "tenant_id", "member_id"),)
+
+    group_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_type: Mapped[str] = mapped_column(String(16))  # "identity" or "group"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Resource(IdMixin, TenantOwned, Timestamps, Base):
+    """A typed record from a "what" source: a repository, an account, a document."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "type", "key", name="uq_resources_tenant_type_key"),
+    )
+
+    type: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(256))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class IdentityLink(TenantOwned, Base):
+    """Which identity a source's record describes (source + its id for the person)."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (Index("ix_identity_links_identity", "tenant_id", "identity_id"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordVersion(TenantOwned, Base):
+    """The before and after of one change to a record, and who made it."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (Index("ix_record_versions_record", "tenant_id", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
