@@ -14,6 +14,8 @@ from gatehouse.auth.schemas import TokenCreate
 from gatehouse.config import Settings, Tier
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.identity.bulk import load_org
+from gatehouse.identity.synthetic import generate
 from gatehouse.secrets.keyring import load_keyring
 from gatehouse.tenants import service as tenants
 from gatehouse.tenants.models import Tenant
@@ -49,6 +51,8 @@ async def prepare(settings: Settings, *, demo: bool, new_token: bool = False) ->
             if created:
                 data = TenantCreate(id=DEMO_TENANT, name="Demo", tier=Tier.pro)
                 await tenants.create_tenant(session, SYSTEM, data)
+                demo_actor = Actor(tenant_id=DEMO_TENANT, actor="system:bootstrap")
+                await load_org(session, demo_actor, generate(50, 8, seed=1), source="demo-hr")
             live = await session.execute(
                 select(ApiToken.id)
                 .where(ApiToken.tenant_id == DEMO_TENANT, ApiToken.revoked_at.is_(None))

@@ -144,6 +144,9 @@ async def test_demo_bootstrap_reuses_what_exists(tmp_path: Path) -> None:
     assert asked.demo_token
     assert asked.demo_token != first.demo_token
     assert (tmp_path / "var" / "gatehouse.db").exists()
+    with sqlite3.connect(tmp_path / "var" / "gatehouse.db") as conn:
+        people = conn.execute("SELECT count(*) FROM identities WHERE tenant_id = 'demo'")
+        assert people.fetchone() == (50,)
     mode = os.stat(tmp_path / "var" / "master.key").st_mode & 0o777
     assert mode == 0o600
 
@@ -197,3 +200,34 @@ def test_serve_demo_prints_commands_that_work(env: dict[str, str]) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_demo_generate_files_and_store(env: dict[str, str], tmp_path: Path) -> None:
+    """`demo generate` writes source files, or loads a tenant with a progress bar."""
+    out = tmp_path / "files"
+    gh(
+        env,
+        "demo",
+        "generate",
+        "--users",
+        "40",
+        "--groups",
+        "6",
+        "--out",
+        str(out),
+        "--format",
+        "json",
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "groups.jsonl",
+        "hr.jsonl",
+        "ldap.jsonl",
+        "okta.jsonl",
+    ]
+    gh(env, "db", "upgrade")
+    gh(env, "tenant", "create", "load")
+    loaded = gh(env, "demo", "generate", "--users", "40", "--groups", "6", "--tenant", "load")
+    assert "loaded 40 identities, 6 groups" in loaded
+    again = gh(env, "demo", "generate", "--users", "40", "--tenant", "load", code=2)
+    assert "nothing was loaded" in again
+    assert "exactly one of" in gh(env, "demo", "generate", code=2)
