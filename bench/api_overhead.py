@@ -3,8 +3,9 @@
 The routes are loaded on the same server in the same run, in alternating rounds; the best round
 of each counts. The metric is the overhead route's requests/s divided by /health's: the
 overhead route (`GET /v1/integration/tokens/current`) does everything an API request does
-(token check, scope check, two rate-limit budgets, usage log, access log, metrics) but no
-database query of its own, so the ratio measures the API machinery. The token list route,
+(token check, scope check, the tenant's rate-limit budget -- the bench token has no budget of
+its own, so only that one is counted -- usage log, access log, metrics) but no database query
+of its own, so the ratio measures the API machinery. The token list route,
 which adds its own database read, is reported alongside for comparison.
 """
 
