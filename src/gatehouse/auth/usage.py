@@ -70,6 +70,7 @@ class UsageRecorder:
         self.period = period
         self._buffer: list[UsageRecord] = []
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self.dropped = 0
 
     def add(self, record: UsageRecord) -> None:
@@ -80,7 +81,11 @@ class UsageRecorder:
         self._buffer.append(record)
 
     async def flush(self) -> int:
-        """Write every queued record now; returns how many."""
+        """Write every queued record now (after any flush already under way); returns how many."""
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         batch, self._buffer = self._buffer, []
         if not batch:
             return 0

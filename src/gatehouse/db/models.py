@@ -5,6 +5,7 @@ from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.db.base import Base
 from gatehouse.events.models import Event
 from gatehouse.identity.models import (
+    Conflict,
     Group,
     Identity,
     IdentityLink,
@@ -20,6 +21,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "Conflict",
     "EncryptionKey",
     "Event",
     "Group",

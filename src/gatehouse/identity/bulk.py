@@ -21,6 +21,7 @@ from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem
 
 BATCH = 5_000
+PROVENANCE_FIELDS = ("given_name", "family_name", "email", "title", "department", "cost_center")
 T = TypeVar("T")
 Progress = Callable[[int], None]
 
@@ -87,6 +88,7 @@ async def load_org(
             "status": "active" if p.active else "suspended",
             "risk_score": 0,
             "attributes": {"location": p.location},
+            "provenance": dict.fromkeys(PROVENANCE_FIELDS, source),
             "version": 1,
             "created_at": now,
             "updated_at": now,

@@ -42,6 +42,8 @@ class Identity(IdMixin, TenantOwned, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     risk_score: Mapped[int] = mapped_column(Integer, default=0)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    # Which source set each attribute's current value (for per-attribute precedence).
+    provenance: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -114,4 +116,22 @@ class RecordVersion(TenantOwned, Base):
     source: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conflict(IdMixin, TenantOwned, Base):
+    """A value a source offered that was not applied: it lost on precedence, or the record
+    matched more than one identity. Kept for review, never silently dropped."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (Index("ix_conflicts_identity", "tenant_id", "identity_id"),)
+
+    kind: Mapped[str] = mapped_column(String(16))  # "precedence" or "ambiguous"
+    identity_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    attribute: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(256), default="")
+    offered: Mapped[Any] = mapped_column(JSONDoc, default=None, nullable=True)
+    kept_source: Mapped[str] = mapped_column(String(64), default="")
+    kept: Mapped[Any] = mapped_column(JSONDoc, default=None, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
