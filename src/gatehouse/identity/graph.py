@@ -72,3 +72,33 @@ async def member_rows(
         select(down.c.mid, down.c.kind).distinct().execution_options(**SCOPED)
     )
     return [(a, b) for a, b in rows.all()]
+
+
+async def group_names_of_many(
+    session: AsyncSession, tenant_id: str, member_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """For each member id, the names of the live groups it is in, nested groups included."""
+    names: dict[str, list[str]] = {m: [] for m in member_ids}
+    if not member_ids:
+        return names
+    m = Membership.__table__
+    up = (
+        select(m.c.member_id.label("origin"), m.c.group_id.label("gid"))
+        .where(m.c.tenant_id == tenant_id, m.c.member_id.in_(list(member_ids)))
+        .cte("up_many", recursive=True)
+    )
+    parent = m.alias("parent_many")
+    up = up.union(
+        select(up.c.origin, parent.c.group_id).where(
+            parent.c.tenant_id == tenant_id, parent.c.member_id == up.c.gid
+        )
+    )
+    g = Group.__table__
+    stmt = (
+        select(up.c.origin, g.c.display_name)
+        .join(g, g.c.id == up.c.gid)
+        .where(g.c.tenant_id == tenant_id, g.c.deleted_at.is_(None))
+    )
+    for origin, name in (await session.execute(stmt.execution_options(**SCOPED))).all():
+        names[origin].append(name)
+    return names

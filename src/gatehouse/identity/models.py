@@ -41,6 +41,7 @@ class Identity(IdMixin, TenantOwned, Timestamps, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     risk_score: Mapped[int] = mapped_column(Integer, default=0)
+    risk_factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     # Which source set each attribute's current value (for per-attribute precedence).
     provenance: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)

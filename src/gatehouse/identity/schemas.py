@@ -77,6 +77,7 @@ class IdentityOut(BaseModel):
     active: bool
     status: str
     risk_score: int
+    risk_factors: list[dict[str, Any]]
     attributes: dict[str, Any]
     version: int
     created_at: datetime

@@ -13,6 +13,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.db.repository import TenantRepository
 from gatehouse.db.tenancy import TENANT
 from gatehouse.events.models import Event
+from gatehouse.identity import risk
 from gatehouse.identity.changes import changed_fields, record_change
 from gatehouse.identity.models import Identity, IdentityLink, Membership, RecordVersion
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
@@ -78,6 +79,7 @@ async def create_identity(
         Identity(**fields, user_name_key=_key(data.user_name), status="active", version=1)
     )
     await session.flush()
+    await risk.recompute(session, identity)
     if data.external_id:
         await link(session, actor.tenant_id, source, data.external_id, identity.id)
     await record_change(
@@ -121,6 +123,7 @@ async def update_identity(
         setattr(identity, name, value)
     identity.version += 1
     await session.flush()
+    await risk.recompute(session, identity)
     await record_change(
         session,
         actor,
@@ -150,6 +153,8 @@ async def delete_identity(
     await _drop_memberships(session, actor.tenant_id, identity.id)
     identity.status, identity.active = "deleted", False
     identity.deleted_at = datetime.now(UTC)
+    # Free the userName: an IdP may provision the same person again later.
+    identity.user_name_key = f"{identity.user_name_key[:200]}#deleted#{identity.id}"
     identity.version += 1
     await session.flush()
     await record_change(
@@ -232,7 +237,11 @@ async def link(
             )
         )
     elif existing.identity_id != identity_id:
-        raise Problem(409, f"{source} record {external_id!r} is linked to another identity.")
+        owner = await IdentityRepository(session, tenant_id).get(existing.identity_id)
+        if owner is not None and owner.status != "deleted":
+            raise Problem(409, f"{source} record {external_id!r} is linked to another identity.")
+        # The record described an identity since deleted; it describes this one now.
+        existing.identity_id = identity_id
 
 
 async def links_of(
