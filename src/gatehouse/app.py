@@ -27,6 +27,9 @@ from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
 from gatehouse.observability.middleware import RequestMiddleware
 from gatehouse.ratelimit.limiter import RateLimiter
+from gatehouse.scim import api as scim_api
+from gatehouse.scim import errors as scim_errors
+from gatehouse.scim.http import PREFIX as SCIM_PREFIX
 from gatehouse.secrets import api as secrets_api
 from gatehouse.secrets.keyring import load_keyring
 from gatehouse.services import Services
@@ -115,10 +118,19 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.services = svc
-    install_problem_handlers(app)
+    install_problem_handlers(app, dialects={SCIM_PREFIX: scim_errors.render})
     install_openapi(app)
     # FastAPI matches routers in order: the busiest API routers come first, /health after them.
-    for module in (tokens_api, identity_api, health_api, tenants_api, audit_api, secrets_api):
+    routers = (
+        tokens_api,
+        scim_api,
+        identity_api,
+        health_api,
+        tenants_api,
+        audit_api,
+        secrets_api,
+    )
+    for module in routers:
         app.include_router(module.build_router(svc))
     app.add_middleware(
         RequestMiddleware,

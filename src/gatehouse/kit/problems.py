@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -12,6 +13,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# A standard with its own error shape (SCIM) renders the problems of the paths under its prefix.
+Renderer = Callable[["Problem", Request], Response]
 log = structlog.get_logger("gatehouse.errors")
 
 TITLES = {
@@ -67,7 +70,15 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> Response:
-    """Render a Problem as an HTTP response."""
+    """Render a Problem as an HTTP response, in the error dialect of the request's path."""
+    if request is not None:
+        path = request.url.path
+        dialects: tuple[tuple[str, Renderer], ...] = getattr(
+            request.app.state, "problem_dialects", ()
+        )
+        for prefix, render in dialects:
+            if path == prefix or path.startswith(prefix + "/"):
+                return render(problem, request)
     instance = request.url.path if request is not None else None
     return Response(
         orjson.dumps(problem.body(instance)),
@@ -117,8 +128,9 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error leave the app as problem+json."""
+def install_problem_handlers(app: FastAPI, dialects: Mapping[str, Renderer] | None = None) -> None:
+    """Make every error leave the app as problem+json, or in the dialect of a path prefix."""
+    app.state.problem_dialects = tuple((dialects or {}).items())
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)

@@ -1,0 +1,47 @@
+"""SCIM error bodies (RFC 7644 §3.12): every failure under /scim/v2 leaves in this shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from scim2_models import Error, SCIMException
+
+from gatehouse.kit.problems import Problem
+from gatehouse.scim.http import scim_json
+
+# What a status means when nothing more precise was said (RFC 7644 Table 9).
+DEFAULT_TYPES = {413: "tooMany"}
+
+
+def render(problem: Problem, request: Request) -> Response:
+    """Render any Problem as a SCIM Error (the dialect installed for /scim/v2)."""
+    status = 400 if problem.status == 422 else problem.status
+    scim_type = problem.extra.get("scim_type") or DEFAULT_TYPES.get(status)
+    if problem.status == 422 and not scim_type:
+        scim_type = "invalidValue"
+    detail = problem.detail
+    errors: list[dict[str, Any]] = problem.extra.get("errors") or []
+    if errors and status == 400:
+        first = errors[0]
+        detail = f"{detail} {first.get('field', '')}: {first.get('message', '')}".strip()
+    if scim_type is None and status == 400 and errors:
+        scim_type = "invalidSyntax" if problem.detail.endswith("JSON.") else "invalidValue"
+    error = Error(status=status, scim_type=scim_type, detail=detail)
+    return scim_json(error.model_dump(), status, problem.headers)
+
+
+def from_scim(exc: SCIMException) -> Problem:
+    """The Problem for an error scim2-models raised."""
+    first_line = str(exc.detail).splitlines()[0]
+    return Problem(exc.status, first_line, scim_type=exc.scim_type or None)
+
+
+def from_validation(exc: ValidationError) -> Problem:
+    """The Problem for a payload scim2-models refused (the first error tells)."""
+    errors = Error.from_validation_errors(exc)
+    first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
+    detail = (first.detail or "The payload is not valid.").splitlines()[0]
+    return Problem(first.status or 400, detail, scim_type=first.scim_type or "invalidValue")

@@ -1,0 +1,96 @@
+"""One page of a filtered, sorted SCIM query (RFC 7644 §3.4.2), counted in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.db.tenancy import TENANT
+from gatehouse.kit.problems import Problem
+from gatehouse.scim.discovery import DEFAULT_COUNT, MAX_RESULTS
+from gatehouse.scim.filters import Node
+from gatehouse.scim.where import Attribute, Compiler, Scalar
+
+# A filter PostgreSQL cannot answer in this long (an unindexed `co` on a huge table) is refused.
+STATEMENT_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a client asked for: filter, order and the 1-based window."""
+
+    filter: Node | None = None
+    sort_by: str | None = None
+    descending: bool = False
+    start: int = 1
+    count: int = DEFAULT_COUNT
+
+
+def window(start: int | None, count: int | None) -> tuple[int, int]:
+    """startIndex and count as RFC 7644 §3.4.2.4 reads them, count capped at maxResults."""
+    first = max(1, start or 1)
+    size = DEFAULT_COUNT if count is None else max(0, count)
+    return first, min(size, MAX_RESULTS)
+
+
+def _order(sorts: Mapping[str, Scalar], sort_by: str | None, descending: bool) -> list[Any]:
+    if sort_by is None:
+        return []
+    target = sorts.get(sort_by.lower().removeprefix("urn:ietf:params:scim:schemas:core:2.0:user:"))
+    if target is None:
+        raise Problem(400, f"Cannot sort on {sort_by!r}.", scim_type="invalidPath")
+    column = target.column
+    if target.kind == "string" and not (target.case_exact or target.lowered):
+        column = func.lower(column)
+    # Missing values come last ascending and first descending (RFC 7644 §3.4.2.3).
+    return [column.desc().nulls_first() if descending else column.asc().nulls_last()]
+
+
+async def page(
+    session: AsyncSession,
+    entity: Any,
+    tenant_id: str,
+    conditions: Sequence[ColumnElement[bool]],
+    query: ListQuery,
+    attributes: Mapping[str, Attribute],
+    sorts: Mapping[str, Scalar],
+    dialect: str,
+) -> tuple[int, Sequence[Any]]:
+    """The total number of matches and the requested window of them."""
+    where = [entity.tenant_id == tenant_id, *conditions]
+    if query.filter is not None:
+        where.append(Compiler(attributes, dialect).where(query.filter))
+    order = [*_order(sorts, query.sort_by, query.descending), entity.id]
+    scoped = {TENANT: tenant_id}
+    if dialect != "sqlite" and query.filter is not None:
+        await session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+    try:
+        rows: Sequence[Any] = []
+        if query.count:
+            stmt = (
+                select(entity)
+                .where(*where)
+                .order_by(*order)
+                .offset(query.start - 1)
+                .limit(query.count)
+            )
+            rows = (await session.execute(stmt.execution_options(**scoped))).scalars().all()
+        if 0 < len(rows) < query.count or (query.start == 1 and len(rows) < query.count):
+            return query.start - 1 + len(rows), rows
+        counted = select(func.count()).select_from(entity).where(*where)
+        total = (await session.execute(counted.execution_options(**scoped))).scalar_one()
+    except DBAPIError as exc:
+        if "statement timeout" in str(exc.orig) or "canceling statement" in str(exc.orig):
+            raise Problem(
+                400,
+                "The filter would take too long on this many records; narrow it "
+                "(eq/sw on userName, externalId, emails or id are indexed).",
+                scim_type="tooMany",
+            ) from None
+        raise
+    return int(total), rows
