@@ -15,17 +15,20 @@ from gatehouse.identity.models import RecordVersion
 async def record_change(
     session: AsyncSession,
     actor: Actor,
-    *,
     event: str,
-    record_type: str,
     record_id: str,
     version: int,
+    *,
     source: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    """Write the version, the event and the audit entry in the caller's transaction."""
+    """Write the version, the event and the audit entry in the caller's transaction.
+
+    The record type is the event's first word: `identity.updated` changes an identity.
+    """
     tenant = actor.tenant_id
+    record_type = event.split(".", 1)[0]
     version_row = RecordVersion(
         tenant_id=tenant,
         record_type=record_type,
