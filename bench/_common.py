@@ -209,6 +209,10 @@ def load(
     warmup: int = 2_000,
     time_cap: float = 60.0,
     cpus: set[int] | None = None,
+    method: str = "GET",
+    body: str = "",
+    expect: int = 200,
+    cycle: int = 0,
 ) -> dict[str, Any]:
     """Run bench/_load.py against the server in its own process and return its summary."""
     args = [
@@ -226,6 +230,14 @@ def load(
         str(warmup),
         "--time-cap",
         str(time_cap),
+        "--method",
+        method,
+        "--body",
+        body,
+        "--expect",
+        str(expect),
+        "--cycle",
+        str(cycle),
     ]
     env = {**os.environ, "BENCH_TOKEN": token}
     limit = 2 * time_cap + 30

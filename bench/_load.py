@@ -2,7 +2,9 @@
 
 Usage: python bench/_load.py --port P --path /health [--requests N] [--connections C] ...
 The bearer token, if any, is read from the BENCH_TOKEN environment variable (not argv).
-Exits non-zero, naming the status and body, on the first response that is not 200.
+`--method`, `--body` and `--expect` make POST/PATCH loads; `{n}` in the path or body becomes a
+per-request counter (modulo `--cycle` when given), so each request can differ.
+Exits non-zero, naming the status and body, on the first response that is not the expected one.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ class LoadError(Exception):
     """A response was not a 200 with a Content-Length body on a kept-alive connection."""
 
 
-def build_request(host: str, port: int, path: str, token: str) -> bytes:
-    """The raw bytes of one GET request."""
+def build_request(
+    host: str, port: int, path: str, token: str, method: str = "GET", body: bytes = b""
+) -> bytes:
+    """The raw bytes of one request."""
     lines = [
-        f"GET {path} HTTP/1.1",
+        f"{method} {path} HTTP/1.1",
         f"Host: {host}:{port}",
         "User-Agent: gatehouse-bench",
         "Accept: application/json",
@@ -36,7 +40,35 @@ def build_request(host: str, port: int, path: str, token: str) -> bytes:
     ]
     if token:
         lines.append(f"Authorization: Bearer {token}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if body:
+        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Requests:
+    """Builds each request, substituting a counter for `{n}` when the template asks for one."""
+
+    def __init__(self, args: argparse.Namespace, token: str) -> None:
+        self.args = args
+        self.token = token
+        self.templated = "{n}" in args.path or "{n}" in args.body
+        self.fixed = self._build(0)
+        self.counter = 0
+
+    def _build(self, n: int) -> bytes:
+        a = self.args
+        path = a.path.replace("{n}", str(n))
+        body = a.body.replace("{n}", str(n)).encode()
+        return build_request(a.host, a.port, path, self.token, a.method, body)
+
+    def next(self) -> bytes:
+        """The next request to send."""
+        if not self.templated:
+            return self.fixed
+        self.counter += 1
+        n = self.counter % self.args.cycle if self.args.cycle else self.counter
+        return self._build(n)
 
 
 def content_length(head: bytes) -> int:
@@ -57,15 +89,15 @@ def content_length(head: bytes) -> int:
 
 
 async def one_request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, expect: bytes
 ) -> None:
-    """Send one request and read its whole response, failing unless it is a 200."""
+    """Send one request and read its whole response, failing unless it has the expected status."""
     writer.write(request)
     head = await reader.readuntil(HEAD_END)
     body = await reader.readexactly(content_length(head))
     status_line = head[: head.index(b"\r\n")]
     parts = status_line.split(b" ", 2)
-    if len(parts) < 2 or parts[1] != b"200":
+    if len(parts) < 2 or parts[1] != expect:
         raise LoadError(f"{status_line.decode('latin-1')}: {body[:500].decode('utf-8', 'replace')}")
 
 
@@ -97,18 +129,20 @@ class Run:
 
 
 async def drive(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, phase: Phase
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, requests: Requests, phase: Phase
 ) -> None:
     """Send requests on one connection until the phase's budget is spent."""
     clock = time.perf_counter_ns
     record = phase.latencies_ns.append
+    expect = str(requests.args.expect).encode()
     while phase.take():
+        request = requests.next()
         started = clock()
-        await one_request(reader, writer, request)
+        await one_request(reader, writer, request, expect)
         record(clock() - started)
 
 
-async def worker(host: str, port: int, request: bytes, run: Run) -> None:
+async def worker(host: str, port: int, request: Requests, run: Run) -> None:
     """One keep-alive connection running through the warm-up, then the measured phase."""
     reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD)
     try:
@@ -135,7 +169,7 @@ def percentile(sorted_ns: list[int], q: float) -> float:
 async def measure(args: argparse.Namespace) -> dict[str, object]:
     """Run the warm-up and the measured phase and summarise the measured one."""
     token = os.environ.get("BENCH_TOKEN", "")
-    request = build_request(args.host, args.port, args.path, token)
+    request = Requests(args, token)
     run = Run(
         Phase(args.warmup, time.perf_counter() + args.time_cap),
         Phase(args.requests, float("inf")),
@@ -181,6 +215,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--warmup", type=int, default=2_000)
     p.add_argument("--time-cap", type=float, default=60.0, help="Seconds per phase, at most.")
+    p.add_argument("--method", default="GET")
+    p.add_argument("--body", default="", help="JSON body; {n} becomes the request counter.")
+    p.add_argument("--expect", type=int, default=200, help="The status every response must have.")
+    p.add_argument("--cycle", type=int, default=0, help="Counter modulo this (0: unbounded).")
     return p.parse_args(argv)
 
 
