@@ -24,11 +24,10 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
-    User,
 )
 
-USER = User[EnterpriseUser]
-ENTERPRISE = str(EnterpriseUser.__schema__)
+from gatehouse.scim.schema import ENTERPRISE, User
+
 MAX_RESULTS = 1000
 DEFAULT_COUNT = 100
 

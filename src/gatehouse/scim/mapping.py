@@ -11,8 +11,8 @@ from scim2_models import Context, Resource
 from gatehouse.identity.models import Group, Identity
 from gatehouse.identity.schemas import GroupData, IdentityData
 from gatehouse.kit.problems import Problem
-from gatehouse.scim.discovery import ENTERPRISE, USER
 from gatehouse.scim.http import etag
+from gatehouse.scim.schema import ENTERPRISE, USER
 
 R = TypeVar("R", bound=Resource[Any])
 # SCIM attributes without a column: kept under these keys of `attributes`, SCIM-shaped.
@@ -168,14 +168,19 @@ def normalize_user(payload: dict[str, Any], base: str) -> dict[str, Any]:
 
 
 def manager_value(manager: Any, base: str) -> Any:
-    """A manager reference as the schema wants it ({"value", "$ref"}), or None when cleared."""
+    """A manager reference as the schema wants it ({"value", "$ref"}), or None when cleared.
+
+    Entra sends a bare id, or a one-element list with `"$ref": null`.
+    """
+    if isinstance(manager, list) and len(manager) <= 1:
+        manager = manager[0] if manager else None
     if isinstance(manager, str):
         manager = {"value": manager}
     if isinstance(manager, dict):
         value = manager.get("value")
         if value in (None, ""):
             return None
-        if "$ref" not in manager and isinstance(value, str):
+        if manager.get("$ref") is None and isinstance(value, str):
             return {**manager, "$ref": f"{base}/Users/{value}"}
     return manager
 

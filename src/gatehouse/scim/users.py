@@ -17,12 +17,12 @@ from gatehouse.identity import service
 from gatehouse.identity.models import Group, Identity, Membership
 from gatehouse.scim import patch as patching
 from gatehouse.scim.attributes import USER_ATTRIBUTES, USER_SORT
-from gatehouse.scim.discovery import USER
 from gatehouse.scim.errors import from_scim, from_validation
 from gatehouse.scim.http import check_if_match
 from gatehouse.scim.listing import ListQuery, page
 from gatehouse.scim.mapping import identity_data, normalize_user, user_model
 from gatehouse.scim.resources import SOURCE, Found
+from gatehouse.scim.schema import USER
 
 
 async def direct_groups(
