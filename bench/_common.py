@@ -213,6 +213,7 @@ def load(
     body: str = "",
     expect: int = 200,
     cycle: int = 0,
+    values: Path | None = None,
 ) -> dict[str, Any]:
     """Run bench/_load.py against the server in its own process and return its summary."""
     args = [
@@ -238,6 +239,8 @@ def load(
         str(expect),
         "--cycle",
         str(cycle),
+        "--values",
+        str(values or ""),
     ]
     env = {**os.environ, "BENCH_TOKEN": token}
     limit = 2 * time_cap + 30

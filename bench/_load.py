@@ -3,7 +3,8 @@
 Usage: python bench/_load.py --port P --path /health [--requests N] [--connections C] ...
 The bearer token, if any, is read from the BENCH_TOKEN environment variable (not argv).
 `--method`, `--body` and `--expect` make POST/PATCH loads; `{n}` in the path or body becomes a
-per-request counter (modulo `--cycle` when given), so each request can differ.
+per-request counter (modulo `--cycle` when given) and `{v}` the next line of `--values`, so
+each request can differ.
 Exits non-zero, naming the status and body, on the first response that is not the expected one.
 """
 
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 HEAD_END = b"\r\n\r\n"
 MAX_HEAD = 64 * 1024
@@ -52,14 +54,16 @@ class Requests:
     def __init__(self, args: argparse.Namespace, token: str) -> None:
         self.args = args
         self.token = token
-        self.templated = "{n}" in args.path or "{n}" in args.body
+        self.values = Path(args.values).read_text().split() if args.values else [""]
+        self.templated = any("{n}" in t or "{v}" in t for t in (args.path, args.body))
         self.fixed = self._build(0)
         self.counter = 0
 
     def _build(self, n: int) -> bytes:
         a = self.args
-        path = a.path.replace("{n}", str(n))
-        body = a.body.replace("{n}", str(n)).encode()
+        value = self.values[n % len(self.values)]
+        path = a.path.replace("{n}", str(n)).replace("{v}", value)
+        body = a.body.replace("{n}", str(n)).replace("{v}", value).encode()
         return build_request(a.host, a.port, path, self.token, a.method, body)
 
     def next(self) -> bytes:
@@ -219,6 +223,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--body", default="", help="JSON body; {n} becomes the request counter.")
     p.add_argument("--expect", type=int, default=200, help="The status every response must have.")
     p.add_argument("--cycle", type=int, default=0, help="Counter modulo this (0: unbounded).")
+    p.add_argument("--values", default="", help="File of values; {v} takes them in turn.")
     return p.parse_args(argv)
 
 
