@@ -93,7 +93,8 @@ async def test_entra_user_lifecycle(scim: Scim) -> None:
     """Entra: query, create with meta and empty roles, patch email/name/manager, disable, delete."""
     http = scim.http
     name = "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1"
-    query = {"filter": f'userName eq "{name}"'}
+    # The Tenant URL carries Entra's feature flag; it reaches every request as a query parameter.
+    query = {"aadOptscim062020": "", "filter": f'userName eq "{name}"'}
     assert ok(await http.get("/Users", params=query))["totalResults"] == 0
     manager = await scim.user("Test_Manager@testuser.com")
     created = ok(
@@ -123,7 +124,8 @@ async def test_entra_user_lifecycle(scim: Scim) -> None:
         201,
     )
     url = f"/Users/{created['id']}"
-    assert ok(await http.get("/Users", params=query))["totalResults"] == 1
+    plain_json = await http.get("/Users", params=query, headers={"Accept": "application/json"})
+    assert ok(plain_json)["totalResults"] == 1
     updated = ok(
         await http.patch(
             url,

@@ -189,6 +189,13 @@ async def test_deleted_user_name_can_be_provisioned_again(scim: Scim) -> None:
     assert [u["id"] for u in listed.json()["Resources"]] == [second["id"]]
 
 
+async def test_plain_json_requests(scim: Scim) -> None:
+    """Clients may send application/json instead of application/scim+json."""
+    headers = {"Content-Type": "application/json"}
+    resp = await scim.http.post("/Users", content=b'{"userName": "plain"}', headers=headers)
+    assert resp.status_code == 201 and resp.headers["content-type"] == "application/scim+json"
+
+
 async def test_password_is_accepted_and_never_kept(scim: Scim) -> None:
     """Okta may send a password; Gatehouse is not a credential store and drops it."""
     user = await scim.user("pw@example.com", password="hunter2")

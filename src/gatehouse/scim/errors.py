@@ -12,23 +12,17 @@ from scim2_models import Error, SCIMException
 from gatehouse.kit.problems import Problem
 from gatehouse.scim.http import scim_json
 
-# What a status means when nothing more precise was said (RFC 7644 Table 9).
-DEFAULT_TYPES = {413: "tooMany"}
-
 
 def render(problem: Problem, request: Request) -> Response:
     """Render any Problem as a SCIM Error (the dialect installed for /scim/v2)."""
     status = 400 if problem.status == 422 else problem.status
-    scim_type = problem.extra.get("scim_type") or DEFAULT_TYPES.get(status)
-    if problem.status == 422 and not scim_type:
-        scim_type = "invalidValue"
+    scim_type: str | None = problem.extra.get("scim_type")
     detail = problem.detail
     errors: list[dict[str, Any]] = problem.extra.get("errors") or []
-    if errors and status == 400:
+    if errors:  # FastAPI refused a query parameter or header
         first = errors[0]
-        detail = f"{detail} {first.get('field', '')}: {first.get('message', '')}".strip()
-    if scim_type is None and status == 400 and errors:
-        scim_type = "invalidSyntax" if problem.detail.endswith("JSON.") else "invalidValue"
+        detail = f"{first.get('field', '')}: {first.get('message', '')}"
+        scim_type = scim_type or "invalidValue"
     error = Error(status=status, scim_type=scim_type, detail=detail)
     return scim_json(error.model_dump(), status, problem.headers)
 

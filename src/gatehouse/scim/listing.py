@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +18,10 @@ from gatehouse.scim.discovery import DEFAULT_COUNT, MAX_RESULTS
 from gatehouse.scim.filters import Node
 from gatehouse.scim.where import Attribute, Compiler, Scalar
 
-# A filter PostgreSQL cannot answer in this long (an unindexed `co` on a huge table) is refused.
+# A filtered query that runs this long (an unindexed `co` on a huge table) is refused.
 STATEMENT_TIMEOUT_MS = 10_000
+PROGRESS_STEPS = 10_000  # SQLite checks the deadline every this many VM instructions
+MAX_START = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class ListQuery:
 
 def window(start: int | None, count: int | None) -> tuple[int, int]:
     """startIndex and count as RFC 7644 §3.4.2.4 reads them, count capped at maxResults."""
-    first = max(1, start or 1)
+    first = min(max(1, start or 1), MAX_START)
     size = DEFAULT_COUNT if count is None else max(0, count)
     return first, min(size, MAX_RESULTS)
 
@@ -49,6 +53,27 @@ def _order(sorts: Mapping[str, Scalar], sort_by: str | None, descending: bool) -
         column = func.lower(column)
     # Missing values come last ascending and first descending (RFC 7644 §3.4.2.3).
     return [column.desc().nulls_first() if descending else column.asc().nulls_last()]
+
+
+@asynccontextmanager
+async def _deadline(session: AsyncSession, dialect: str, filtered: bool) -> AsyncIterator[None]:
+    """Cancel a filtered query that runs past STATEMENT_TIMEOUT_MS, on either database."""
+    if not filtered:
+        yield
+        return
+    if dialect != "sqlite":
+        await session.execute(text(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}"))
+        yield
+        return
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    end = time.monotonic() + STATEMENT_TIMEOUT_MS / 1000
+    await driver.set_progress_handler(lambda: int(time.monotonic() > end), PROGRESS_STEPS)
+    try:
+        yield
+    finally:
+        await driver.set_progress_handler(None, 0)
 
 
 async def page(
@@ -67,29 +92,29 @@ async def page(
         where.append(Compiler(attributes, dialect).where(query.filter))
     order = [*_order(sorts, query.sort_by, query.descending), entity.id]
     scoped = {TENANT: tenant_id}
-    if dialect != "sqlite" and query.filter is not None:
-        await session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
     try:
-        rows: Sequence[Any] = []
-        if query.count:
-            stmt = (
-                select(entity)
-                .where(*where)
-                .order_by(*order)
-                .offset(query.start - 1)
-                .limit(query.count)
-            )
-            rows = (await session.execute(stmt.execution_options(**scoped))).scalars().all()
-        if 0 < len(rows) < query.count or (query.start == 1 and len(rows) < query.count):
-            return query.start - 1 + len(rows), rows
-        counted = select(func.count()).select_from(entity).where(*where)
-        total = (await session.execute(counted.execution_options(**scoped))).scalar_one()
+        async with _deadline(session, dialect, query.filter is not None):
+            rows: Sequence[Any] = []
+            if query.count:
+                stmt = (
+                    select(entity)
+                    .where(*where)
+                    .order_by(*order)
+                    .offset(query.start - 1)
+                    .limit(query.count)
+                )
+                rows = (await session.execute(stmt.execution_options(**scoped))).scalars().all()
+            if 0 < len(rows) < query.count or (query.start == 1 and len(rows) < query.count):
+                return query.start - 1 + len(rows), rows
+            counted = select(func.count()).select_from(entity).where(*where)
+            total = (await session.execute(counted.execution_options(**scoped))).scalar_one()
     except DBAPIError as exc:
-        if "statement timeout" in str(exc.orig) or "canceling statement" in str(exc.orig):
+        reason = str(exc.orig)
+        if "statement timeout" in reason or "interrupted" in reason:
             raise Problem(
                 400,
                 "The filter would take too long on this many records; narrow it "
-                "(eq/sw on userName, externalId, emails or id are indexed).",
+                "(eq on userName, externalId or id is indexed).",
                 scim_type="tooMany",
             ) from None
         raise

@@ -42,6 +42,16 @@ ENTERPRISE_COLUMNS = {
     "organization": "organization",
     "costCenter": "cost_center",
 }
+# The store's names for the errors it reports, in SCIM's words.
+SCIM_NAMES = {
+    "user_name": "userName",
+    "external_id": "externalId",
+    "display_name": "displayName",
+    "given_name": "name.givenName",
+    "family_name": "name.familyName",
+    "email": "emails.value",
+    "manager_id": f"{ENTERPRISE}:manager.value",
+} | {column: f"{ENTERPRISE}:{scim}" for scim, column in ENTERPRISE_COLUMNS.items()}
 # Read-only, write-only or derived: never stored from a request (passwords are dropped).
 NOT_STORED = ("schemas", "id", "meta", "groups", "password")
 
@@ -236,7 +246,7 @@ def group_data(group: Resource[Any], kept: dict[str, Any]) -> GroupData:
 def stored_value_error(exc: ValidationError) -> Problem:
     """400 invalidValue for a value the store cannot hold (too long, empty)."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    where = ".".join(SCIM_NAMES.get(str(part), str(part)) for part in first["loc"])
     return Problem(400, f"{where}: {first['msg']}.", scim_type="invalidValue")
 
 

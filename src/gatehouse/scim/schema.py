@@ -1,12 +1,11 @@
-"""The SCIM resource models served: scim2-models' User (with the enterprise extension) and
-Group, with email values taken as IdPs send them."""
+"""The SCIM User served: scim2-models' User, with email values taken as IdPs send them."""
 
 import re
 from typing import ClassVar
 
 import scim2_models
 from pydantic import field_validator
-from scim2_models import AnyExtension, ComplexAttribute, EnterpriseUser, Group
+from scim2_models import AnyExtension, ComplexAttribute, EnterpriseUser
 
 ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -36,4 +35,3 @@ class User(scim2_models.User[AnyExtension]):
 
 USER = User[EnterpriseUser]
 ENTERPRISE = str(EnterpriseUser.__schema__)
-GROUP = Group

@@ -203,7 +203,7 @@ class Compiler:
 
 def _scoped(compiler: Compiler, subs: Mapping[str, Scalar], node: Node) -> Clause:
     """Compile a filter whose attributes are the sub-attributes of one value."""
-    return Compiler({name: scalar for name, scalar in subs.items()}, compiler.dialect).where(node)
+    return Compiler(dict(subs), compiler.dialect).where(node)
 
 
 def present(target: Scalar) -> Clause:
