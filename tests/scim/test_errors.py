@@ -2,7 +2,9 @@
 problem+json."""
 
 import httpx
+import pytest
 
+from gatehouse.identity import service
 from tests.conftest import BOTH
 from tests.scim.conftest import BASE, SCIM_JSON, Scim, scim_http
 
@@ -100,3 +102,20 @@ async def test_failed_writes_are_audited(scim: Scim) -> None:
     ]
     failed = [e for e in entries if e["action"] == "scim.user.create" and e["outcome"] == "failure"]
     assert len(failed) == 1
+
+
+async def test_a_lost_race_for_a_user_name_is_409(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a concurrent writer takes the userName after our check, the constraint says 409."""
+    await scim.user("raced@example.com")
+    before = await scim.counts()
+
+    async def too_late(*args: object, **kwargs: object) -> None:
+        return None  # the other writer committed after this check ran
+
+    monkeypatch.setattr(service, "_ensure_unique", too_late)
+    scim_error(
+        await scim.http.post("/Users", json={"userName": "Raced@example.com"}), 409, "uniqueness"
+    )
+    assert await scim.counts() == before

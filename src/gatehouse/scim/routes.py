@@ -1,12 +1,17 @@
 """The HTTP surface of one SCIM resource type: list, search, create, get, replace, patch, delete."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from scim2_models import Context, ListResponse, ResponseParameters
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatehouse.audit.context import Actor
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.problems import Problem
@@ -74,6 +79,22 @@ def one(found: Found, status: int = 200, params: ResponseParameters[Any] | None 
     """A single-resource response with its ETag and Location."""
     headers = {"ETag": etag(found.version), "Location": found.location}
     return scim_json(dump(found.resource, params), status, headers)
+
+
+@asynccontextmanager
+async def writing(
+    svc: Services, request: Request, who: Principal, action: str, record: str, target: str
+) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+    """A SCIM write; a unique key taken by a concurrent writer in the meantime is 409."""
+    async with svc.write(request, who, action, record, target) as unit:
+        try:
+            yield unit
+        except IntegrityError:
+            raise Problem(
+                409,
+                "A concurrent request took this userName, displayName or externalId; retry.",
+                scim_type="uniqueness",
+            ) from None
 
 
 def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
@@ -150,7 +171,10 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
     async def create_resource(request: Request, who: Writer) -> Response:
         """Create a resource; the response carries Location and ETag."""
         payload = read_object(await read_json(request))
-        async with svc.write(request, who, f"scim.{label}.create", kind.record, "") as (s, actor):
+        async with writing(svc, request, who, f"scim.{label}.create", kind.record, "") as (
+            s,
+            actor,
+        ):
             found = await kind.create(s, actor, payload, base_url(request))
         return one(found, 201)
 
@@ -180,7 +204,7 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
         """Replace a resource; If-Match with a stale ETag answers 412."""
         payload = read_object(await read_json(request))
         target = (kind.record, ident)
-        async with svc.write(request, who, f"scim.{label}.replace", *target) as (s, actor):
+        async with writing(svc, request, who, f"scim.{label}.replace", *target) as (s, actor):
             found = await kind.replace(s, actor, ident, payload, if_match, base_url(request))
         return one(found)
 
@@ -191,7 +215,7 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
         """Apply a PatchOp; If-Match with a stale ETag answers 412."""
         payload = read_object(await read_json(request))
         target = (kind.record, ident)
-        async with svc.write(request, who, f"scim.{label}.patch", *target) as (s, actor):
+        async with writing(svc, request, who, f"scim.{label}.patch", *target) as (s, actor):
             found = await kind.patch(s, actor, ident, payload, if_match, base_url(request))
         return one(found)
 
@@ -201,7 +225,7 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
     ) -> Response:
         """Delete a resource (the store keeps its history)."""
         target = (kind.record, ident)
-        async with svc.write(request, who, f"scim.{label}.delete", *target) as (s, actor):
+        async with writing(svc, request, who, f"scim.{label}.delete", *target) as (s, actor):
             await kind.delete(s, actor, ident, if_match)
         return Response(status_code=204)
 
