@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 from limits import RateLimitItemPerMinute, WindowStats
-from limits import storage as sync_storage
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
@@ -49,9 +48,10 @@ class RateLimiter:
                 socket_connect_timeout=1,
             )
             self.shared = FixedWindowRateLimiter(self.storage)
-        # In-process counting (the default, and the fallback while Redis is unreachable). The
-        # synchronous memory storage never blocks and costs less than its async twin.
-        self.memory = sync_storage.MemoryStorage()
+        # In-process counting (the default, and the fallback while Redis is unreachable), in the
+        # asyncio memory store: the threaded one takes a threading lock that, with database
+        # threads busy, can wait for a GIL hand-off (milliseconds) on the event loop.
+        self.memory = MemoryStorage()
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def _item(self, limit: int) -> RateLimitItemPerMinute:
@@ -74,8 +74,8 @@ class RateLimiter:
         # One increment and one expiry read: what FixedWindowRateLimiter.hit plus
         # get_window_stats would do, without counting twice.
         counter = item.key_for(name, key)
-        count = self.memory.incr(counter, item.get_expiry())
-        stats = WindowStats(self.memory.get_expiry(counter), limit - count)
+        count = await self.memory.incr(counter, item.get_expiry())
+        stats = WindowStats(await self.memory.get_expiry(counter), limit - count)
         return _budget(name, limit, stats, count <= limit)
 
     async def check(self) -> bool:
