@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.problems import Problem
 from gatehouse.scim.discovery import DEFAULT_COUNT, MAX_RESULTS
-from gatehouse.scim.filters import Node
+from gatehouse.scim.filters import Compare, Node
 from gatehouse.scim.where import Attribute, Compiler, Scalar
 
 # A filtered query that runs this long (an unindexed `co` on a huge table) is refused.
@@ -53,6 +53,20 @@ def _order(sorts: Mapping[str, Scalar], sort_by: str | None, descending: bool) -
         column = func.lower(column)
     # Missing values come last ascending and first descending (RFC 7644 §3.4.2.3).
     return [column.desc().nulls_first() if descending else column.asc().nulls_last()]
+
+
+# Equality on these is a unique-index lookup: it cannot run long, so it needs no deadline (whose
+# set-up costs two round trips to SQLite's thread on the busiest query IdPs send).
+INDEXED_EQ = frozenset({"username", "id"})
+
+
+def needs_deadline(node: Node | None) -> bool:
+    """Whether a filter could run long enough to need the statement deadline."""
+    if node is None:
+        return False
+    if isinstance(node, Compare) and node.op == "eq" and node.attr.urn is None:
+        return not (node.attr.sub is None and node.attr.name in INDEXED_EQ)
+    return True
 
 
 @asynccontextmanager
@@ -93,7 +107,7 @@ async def page(
     order = [*_order(sorts, query.sort_by, query.descending), entity.id]
     scoped = {TENANT: tenant_id}
     try:
-        async with _deadline(session, dialect, query.filter is not None):
+        async with _deadline(session, dialect, needs_deadline(query.filter)):
             rows: Sequence[Any] = []
             if query.count:
                 stmt = (
