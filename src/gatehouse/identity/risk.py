@@ -145,6 +145,11 @@ async def recompute_many(session: AsyncSession, tenant_id: str, identity_ids: Se
     return sum(_apply(session, p, names[p.id], now) for p in people)
 
 
+def score_new(session: AsyncSession, identity: Identity) -> bool:
+    """Score an identity created a moment ago: it is in no group yet, so no query is needed."""
+    return _apply(session, identity, [], datetime.now(UTC))
+
+
 def _apply(session: AsyncSession, identity: Identity, names: list[str], now: datetime) -> bool:
     """Store a new score; emits `identity.risk_changed` when it moves."""
     total, factors = score(RiskContext(identity, names, now))

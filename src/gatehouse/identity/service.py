@@ -79,7 +79,7 @@ async def create_identity(
         Identity(**fields, user_name_key=_key(data.user_name), status="active", version=1)
     )
     await session.flush()
-    await risk.recompute(session, identity)
+    risk.score_new(session, identity)
     if data.external_id:
         await link(session, actor.tenant_id, source, data.external_id, identity.id)
     await record_change(
