@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,7 +34,6 @@ from gatehouse.services import Services
 from gatehouse.tenants import api as tenants_api
 
 log = structlog.get_logger("gatehouse")
-KEYRING_REFRESH_SECONDS = 60.0
 GC_YOUNG_THRESHOLD = 20_000
 
 DESCRIPTION = """
@@ -59,16 +56,6 @@ async def open_services(svc: Services) -> None:
         )
     async with svc.db.transaction() as session:
         svc.keyring = await load_keyring(session, svc.settings)
-
-
-async def _refresh_keyring(svc: Services) -> None:
-    while True:
-        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
-        try:
-            async with svc.read() as session:
-                svc.keyring = await load_keyring(session, svc.settings)
-        except Exception:
-            log.exception("key ring refresh failed; keeping the loaded one")
 
 
 def build_services(settings: Settings) -> Services:
@@ -94,7 +81,6 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await open_services(svc)
         svc.usage.start()
-        refresher = asyncio.create_task(_refresh_keyring(svc), name="keyring-refresh")
         # Everything built so far lives as long as the process: keep it out of GC scans.
         gc.collect()
         gc.freeze()
@@ -104,9 +90,6 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
             await svc.usage.stop()
             await svc.principals.close()
             await svc.db.dispose()

@@ -100,7 +100,19 @@ async def test_load_into_the_store_all_or_nothing(harness: Harness) -> None:
     async with harness.svc.db.transaction(write=False) as s:
         nested = await member_rows(s, "acme", top_id, transitive=True)
     assert any(kind == "group" for _, kind in nested)
-    assert len([m for m, kind in nested if kind == "identity"]) >= len(top.members)
+    expected, frontier = set(top.members), {top.name}
+    while frontier:  # everyone in the group or in any group nested below it
+        children = [g for g in org.groups if g.parent in frontier]
+        expected.update(e for g in children for e in g.members)
+        frontier = {g.name for g in children}
+    people = [m for m, kind in nested if kind == "identity"]
+    async with harness.svc.db.transaction(write=False) as s:
+        numbers = await s.execute(
+            select(Identity.employee_number)
+            .where(Identity.id.in_(people))
+            .execution_options(**scoped)
+        )
+        assert set(numbers.scalars()) == expected
     with pytest.raises(Problem) as clash:
         async with harness.svc.db.transaction() as s:
             await load_org(s, actor, org, source="hr")

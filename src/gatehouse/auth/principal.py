@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gatehouse.audit.context import Actor
-from gatehouse.tenants.models import PLATFORM
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,11 +18,6 @@ class Principal:
     tier: str
     rate_limit: int | None
     expires_at: datetime | None = None
-
-    @property
-    def is_platform(self) -> bool:
-        """Whether this is a platform (cross-tenant administration) token."""
-        return self.tenant_id == PLATFORM
 
     @property
     def actor(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,15 +69,14 @@ class UsageRecorder:
     def __init__(self, db: Database, period: float) -> None:
         self.db = db
         self.period = period
-        self._buffer: list[UsageRecord] = []
+        self._buffer: deque[UsageRecord] = deque(maxlen=MAX_BUFFER)
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.dropped = 0
 
     def add(self, record: UsageRecord) -> None:
         """Queue a record; past MAX_BUFFER the oldest records are dropped and counted."""
-        if len(self._buffer) >= MAX_BUFFER:
-            self._buffer.pop(0)
+        if len(self._buffer) == MAX_BUFFER:
             self.dropped += 1
         self._buffer.append(record)
 
@@ -86,7 +86,11 @@ class UsageRecorder:
             return await self._flush()
 
     async def _flush(self) -> int:
-        batch, self._buffer = self._buffer, []
+        batch = list(self._buffer)
+        self._buffer.clear()
+        if self.dropped:
+            log.warning("usage records dropped: the database fell behind", count=self.dropped)
+            self.dropped = 0
         if not batch:
             return 0
         last_used: dict[str, datetime] = {}
@@ -105,7 +109,10 @@ class UsageRecorder:
                     )
         except Exception:
             log.exception("usage flush failed; records kept for the next try", count=len(batch))
-            self._buffer[:0] = batch[-MAX_BUFFER:]
+            room = MAX_BUFFER - len(self._buffer)
+            keep = batch[-room:] if room else []
+            self._buffer.extendleft(reversed(keep))  # back in front, in their original order
+            self.dropped += len(batch) - len(keep)
             return 0
         return len(batch)
 

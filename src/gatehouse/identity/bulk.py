@@ -3,7 +3,7 @@ inserts, the same versions, links and events as single writes, one audit entry p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -216,9 +216,3 @@ def _event(
         "payload": {"id": ident, "version": 1, "source": source},
         "created_at": now,
     }
-
-
-def iter_people(org: SyntheticOrg) -> Iterable[dict[str, Any]]:
-    """The people of an organisation as flat records (for CSV/JSON files)."""
-    for p in org.people:
-        yield dict(p.__dict__)

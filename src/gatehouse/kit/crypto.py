@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -50,8 +49,3 @@ def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes:
 def sha256_hex(text: str) -> str:
     """Hex SHA-256 of a UTF-8 string."""
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def same(a: str, b: str) -> bool:
-    """Constant-time string comparison."""
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
-from gatehouse.kit.problems import PROBLEM_JSON, TITLES
+from gatehouse.kit.problems import PROBLEM_JSON, Problem
 from gatehouse.observability.logging import access_line
 from gatehouse.observability.metrics import Metrics
 
@@ -22,11 +22,16 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 QUIET = frozenset({"/health", "/ready", "/metrics"})
 
 
+def too_large(limit: int) -> str:
+    """What a client is told when its body passes the limit."""
+    return f"Request bodies are limited to {limit} bytes."
+
+
 class BodyTooLarge(HTTPException):
     """The request body passed the configured limit (an HTTP error so body parsers re-raise it)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request bodies are limited to {limit} bytes.")
+        super().__init__(413, too_large(limit))
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -36,13 +41,13 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _problem(status: int, detail: str, request_id: str) -> tuple[Message, Message]:
-    body = orjson.dumps(
-        {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
-    )
+def _refusal(limit: int, request_id: str) -> tuple[Message, Message]:
+    """The 413 sent before the app runs (a declared Content-Length over the limit)."""
+    problem = Problem(413, too_large(limit))
+    body = orjson.dumps(problem.body())
     start: Message = {
         "type": "http.response.start",
-        "status": status,
+        "status": problem.status,
         "headers": [
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),
@@ -75,9 +80,7 @@ class RequestMiddleware:
         status = 500
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body:
-            start, body = _problem(
-                413, f"Request bodies are limited to {self.max_body} bytes.", request_id
-            )
+            start, body = _refusal(self.max_body, request_id)
             await send(start)
             await send(body)
             self._finish(scope, 413, started)
@@ -112,9 +115,7 @@ class RequestMiddleware:
             await self.app(scope, limited_receive, timed_send)
         except BodyTooLarge:
             if not sent_start:
-                start, body = _problem(
-                    413, f"Request bodies are limited to {self.max_body} bytes.", request_id
-                )
+                start, body = _refusal(self.max_body, request_id)
                 await send(start)
                 await send(body)
             status = 413

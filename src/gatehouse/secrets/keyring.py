@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,8 +147,3 @@ def _unwrap(master: bytes, row: EncryptionKey) -> bytes:
             "GATEHOUSE_MASTER_KEY (or the key file) is not the key this database was "
             "encrypted with; start with the original key. Nothing was changed."
         ) from None
-
-
-def master_key_path(settings: Settings) -> Path | None:
-    """The key file in use, or None when the key comes from the environment."""
-    return None if settings.master_key is not None else settings.key_file
