@@ -1,0 +1,1 @@
+"""Connectors: the systems where facts live, behind one four-operation protocol."""
