@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.events.models import Event
-from gatehouse.identity.models import Group, Identity, IdentityLink, Membership, RecordVersion
+from gatehouse.identity.models import (
+    Group,
+    Identity,
+    IdentityLink,
+    Membership,
+    RecordVersion,
+    status_for,
+)
+from gatehouse.identity.rows import event_row
 from gatehouse.identity.synthetic import SyntheticOrg
 from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem
@@ -85,7 +93,7 @@ async def load_org(
             "cost_center": p.cost_center,
             "manager_id": ids[p.manager] if p.manager else None,
             "active": p.active,
-            "status": "active" if p.active else "suspended",
+            "status": status_for(p.active),
             "risk_score": 0,
             "attributes": {"location": p.location},
             "provenance": dict.fromkeys(PROVENANCE_FIELDS, source),
@@ -208,11 +216,4 @@ def _version(
 def _event(
     tenant: str, type_: str, kind: str, ident: str, source: str, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant,
-        "type": type_,
-        "subject_type": kind,
-        "subject_id": ident,
-        "payload": {"id": ident, "version": 1, "source": source},
-        "created_at": now,
-    }
+    return event_row(tenant, type_, kind, ident, {"id": ident, "version": 1, "source": source}, now)

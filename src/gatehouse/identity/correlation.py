@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit.context import Actor
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity import service
+from gatehouse.identity.merge import Policy, initial_provenance, merge
 from gatehouse.identity.models import Conflict, Identity, IdentityLink
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
 from gatehouse.tenants.models import Tenant
@@ -38,19 +39,6 @@ class Outcome:
     identity_id: str | None
     action: str  # "created", "linked", "updated", "unchanged" or "ambiguous"
     conflicts: int = 0
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A tenant's correlation rules and precedence."""
-
-    rules: tuple[str, ...]
-    precedence: dict[str, list[str]]
-
-    def rank(self, attribute: str, source: str) -> int:
-        """Lower is stronger; unlisted sources rank after every listed one."""
-        order = self.precedence.get(attribute) or self.precedence.get("*") or []
-        return order.index(source) if source in order else len(order)
 
 
 async def policy_for(session: AsyncSession, tenant_id: str) -> Policy:
@@ -147,38 +135,23 @@ async def ingest(
 def _merge(
     identity: Identity, policy: Policy, source: str, external_id: str, record: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Conflict]]:
-    changes: dict[str, Any] = {}
-    conflicts: list[Conflict] = []
-    provenance = dict(identity.provenance or {})
-    for attribute, offered in record.items():
-        if attribute in ("user_name", "external_id") or offered is None:
-            continue
-        current = getattr(identity, attribute) if attribute != "attributes" else None
-        holder = provenance.get(attribute)
-        if attribute == "attributes" or holder is None or holder == source:
-            wins = True
-        else:
-            wins = policy.rank(attribute, source) <= policy.rank(attribute, holder)
-        if wins:
-            if current != offered:
-                changes[attribute] = offered
-            provenance[attribute] = source
-        elif current != offered:
-            conflicts.append(
-                Conflict(
-                    tenant_id=identity.tenant_id,
-                    kind="precedence",
-                    identity_id=identity.id,
-                    attribute=attribute,
-                    source=source,
-                    external_id=external_id,
-                    offered=offered,
-                    kept_source=holder or "",
-                    kept=current,
-                )
-            )
-    identity.provenance = provenance
-    return changes, conflicts
+    merged = merge(service.snapshot(identity), identity.provenance or {}, policy, source, record)
+    identity.provenance = merged.provenance
+    conflicts = [
+        Conflict(
+            tenant_id=identity.tenant_id,
+            kind="precedence",
+            identity_id=identity.id,
+            attribute=lost.attribute,
+            source=source,
+            external_id=external_id,
+            offered=lost.offered,
+            kept_source=lost.kept_source,
+            kept=lost.kept,
+        )
+        for lost in merged.losers
+    ]
+    return merged.changes, conflicts
 
 
 async def _create(
@@ -187,5 +160,5 @@ async def _create(
     user_name = record.get("user_name") or record.get("email") or f"{source}:{external_id}"
     data = IdentityData(**{**record, "user_name": user_name, "external_id": external_id})
     identity = await service.create_identity(session, actor, data, source=source)
-    identity.provenance = {k: source for k, v in record.items() if v is not None}
+    identity.provenance = initial_provenance(record, source)
     return Outcome(identity.id, "created")

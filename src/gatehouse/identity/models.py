@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gatehouse.db.base import Base, IdMixin, JSONDoc, TenantOwned, Timestamps, utcnow
@@ -19,6 +19,8 @@ class Identity(IdMixin, TenantOwned, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "user_name_key", name="uq_identities_tenant_user_name"),
         Index("ix_identities_tenant_email", "tenant_id", "email"),
+        # Correlation compares e-mail addresses case-insensitively.
+        Index("ix_identities_tenant_email_lower", "tenant_id", text("lower(email)")),
         Index("ix_identities_tenant_employee", "tenant_id", "employee_number"),
         Index("ix_identities_tenant_external", "tenant_id", "external_id"),
     )
@@ -49,6 +51,11 @@ class Identity(IdMixin, TenantOwned, Timestamps, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+def status_for(active: bool) -> str:
+    """A live identity's status follows its `active` flag."""
+    return "active" if active else "suspended"
+
+
 class Group(IdMixin, TenantOwned, Timestamps, Base):
     """A named set of identities and other groups."""
 
@@ -75,6 +82,10 @@ class Membership(TenantOwned, Base):
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     member_type: Mapped[str] = mapped_column(String(16))  # "identity" or "group"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The source that stated the membership ("" when an operator or SCIM added it) and the
+    # last full sync run that saw it: a full run removes only its own unseen memberships.
+    source: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seen_run: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class Resource(IdMixin, TenantOwned, Timestamps, Base):
@@ -91,16 +102,33 @@ class Resource(IdMixin, TenantOwned, Timestamps, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class IdentityLink(TenantOwned, Base):
+class SourceLink(TenantOwned):
+    """A source's id for a record (tenant, source, external id) and when a full run saw it."""
+
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last full sync run that saw this record (deletion detection).
+    seen_run: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class IdentityLink(SourceLink, Base):
     """Which identity a source's record describes (source + its id for the person)."""
 
     __tablename__ = "identity_links"
     __table_args__ = (Index("ix_identity_links_identity", "tenant_id", "identity_id"),)
 
-    source: Mapped[str] = mapped_column(String(64), primary_key=True)
-    external_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     identity_id: Mapped[str] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupLink(SourceLink, Base):
+    """Which group a source's record describes."""
+
+    __tablename__ = "group_links"
+    __table_args__ = (Index("ix_group_links_group", "tenant_id", "group_id"),)
+
+    group_id: Mapped[str] = mapped_column(String(36))
 
 
 class RecordVersion(TenantOwned, Base):

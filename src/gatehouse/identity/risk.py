@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import select
@@ -150,10 +150,37 @@ def score_new(session: AsyncSession, identity: Identity) -> bool:
     return _apply(session, identity, [], datetime.now(UTC))
 
 
+class _RowView:
+    """A stored row read like an Identity, for rules scoring rows not loaded as objects."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def score_row(
+    row: dict[str, Any], group_names: list[str], now: datetime
+) -> tuple[int, list[dict[str, Any]]]:
+    """The score and listed factors of an identity row (batch writes)."""
+    total, factors = score(RiskContext(cast(Identity, _RowView(row)), group_names, now))
+    return total, _listed(factors)
+
+
+def _listed(factors: list[RiskFactor]) -> list[dict[str, Any]]:
+    return [{"name": f.name, "points": f.points, "detail": f.detail} for f in factors]
+
+
 def _apply(session: AsyncSession, identity: Identity, names: list[str], now: datetime) -> bool:
     """Store a new score; emits `identity.risk_changed` when it moves."""
     total, factors = score(RiskContext(identity, names, now))
-    listed = [{"name": f.name, "points": f.points, "detail": f.detail} for f in factors]
+    listed = _listed(factors)
     if total == identity.risk_score and listed == (identity.risk_factors or []):
         return False
     before = identity.risk_score

@@ -15,7 +15,13 @@ from gatehouse.db.tenancy import TENANT
 from gatehouse.events.models import Event
 from gatehouse.identity import risk
 from gatehouse.identity.changes import changed_fields, record_change
-from gatehouse.identity.models import Identity, IdentityLink, Membership, RecordVersion
+from gatehouse.identity.models import (
+    Identity,
+    IdentityLink,
+    Membership,
+    RecordVersion,
+    status_for,
+)
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
 from gatehouse.kit.problems import Problem, not_found
 
@@ -76,7 +82,9 @@ async def create_identity(
     await _ensure_unique(session, actor.tenant_id, data.user_name)
     fields = data.model_dump()
     identity = IdentityRepository(session, actor.tenant_id).add(
-        Identity(**fields, user_name_key=_key(data.user_name), status="active", version=1)
+        Identity(
+            **fields, user_name_key=_key(data.user_name), status=status_for(data.active), version=1
+        )
     )
     await session.flush()
     risk.score_new(session, identity)
@@ -120,6 +128,7 @@ async def update_identity(
         identity.user_name_key = _key(diff["user_name"])
     for name, value in diff.items():
         setattr(identity, name, value)
+    identity.status = status_for(identity.active)
     identity.version += 1
     await session.flush()
     await risk.recompute(session, identity)

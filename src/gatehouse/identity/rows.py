@@ -1,0 +1,358 @@
+"""Set-wise reads and writes of identity rows for batch ingestion (Core statements, no ORM)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.db.tenancy import TENANT
+from gatehouse.events.models import Event
+from gatehouse.identity.graph import group_names_of_many
+from gatehouse.identity.merge import initial_provenance
+from gatehouse.identity.models import (
+    Conflict,
+    Identity,
+    IdentityLink,
+    RecordVersion,
+    status_for,
+)
+from gatehouse.identity.schemas import IDENTITY_COLUMNS
+from gatehouse.kit.ids import new_id
+
+CHUNK = 2_000  # values per IN list: far below every backend's parameter limit
+T = TypeVar("T")
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+IDENTITIES = _table(Identity)
+LINKS = _table(IdentityLink)
+CONFLICTS = _table(Conflict)
+VERSIONS = _table(RecordVersion)
+EVENTS = _table(Event)
+MUTABLE = (
+    *IDENTITY_COLUMNS,
+    "user_name_key",
+    "status",
+    "risk_score",
+    "risk_factors",
+    "attributes",
+    "provenance",
+    "version",
+    "updated_at",
+    "deleted_at",
+)
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _scoped(tenant: str) -> dict[str, Any]:
+    return {TENANT: tenant}
+
+
+async def linked_ids(
+    session: AsyncSession, tenant: str, source: str, external_ids: Sequence[str]
+) -> dict[str, str]:
+    """Source record id → identity id, for the records already linked."""
+    found: dict[str, str] = {}
+    for part in chunks(external_ids):
+        stmt = select(LINKS.c.external_id, LINKS.c.identity_id).where(
+            LINKS.c.tenant_id == tenant, LINKS.c.source == source, LINKS.c.external_id.in_(part)
+        )
+        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
+        found.update((e, i) for e, i in rows.all())
+    return found
+
+
+def rule_value(rule: str, data: dict[str, Any]) -> str | None:
+    """The value a correlation rule compares, normalised as the rule compares it."""
+    value = data.get(rule)
+    if not value:
+        return None
+    text = str(value).strip()
+    return text.lower() if rule in ("user_name", "email") else text
+
+
+def _rule_column(rule: str) -> ColumnElement[Any]:
+    if rule == "user_name":
+        return IDENTITIES.c.user_name_key
+    if rule == "email":
+        return func.lower(IDENTITIES.c.email)
+    return IDENTITIES.c[rule]
+
+
+class Matches:
+    """Live identities holding each rule's values, for records not yet linked."""
+
+    def __init__(self) -> None:
+        self.by_rule: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def all_ids(self) -> set[str]:
+        """Every identity any rule found."""
+        return {i for values in self.by_rule.values() for ids in values.values() for i in ids}
+
+    def find(
+        self, rules: Iterable[str], data: dict[str, Any], pending: dict[str, dict[str, str]]
+    ) -> tuple[str | None, bool]:
+        """(identity id, ambiguous) by the first rule that decides; staged creates count."""
+        for rule in rules:
+            value = rule_value(rule, data)
+            if value is None:
+                continue
+            candidates = set(self.by_rule[rule].get(value, ()))
+            if (staged := pending[rule].get(value)) is not None:
+                candidates.add(staged)
+            if len(candidates) == 1:
+                return candidates.pop(), False
+            if candidates:
+                return None, True
+        return None, False
+
+
+async def rule_matches(
+    session: AsyncSession, tenant: str, rules: Sequence[str], records: Sequence[dict[str, Any]]
+) -> Matches:
+    """One query per rule (and chunk) for every value the records carry."""
+    matches = Matches()
+    for rule in rules:
+        values = sorted({v for d in records if (v := rule_value(rule, d)) is not None})
+        column = _rule_column(rule)
+        for part in chunks(values):
+            stmt = select(column, IDENTITIES.c.id).where(
+                IDENTITIES.c.tenant_id == tenant,
+                column.in_(part),
+                IDENTITIES.c.status != "deleted",
+            )
+            rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
+            for value, ident in rows.all():
+                matches.by_rule[rule][value].append(ident)
+    return matches
+
+
+async def identity_rows(
+    session: AsyncSession, tenant: str, ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Identity rows by id, as plain dicts."""
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(ids)):
+        stmt = select(IDENTITIES).where(IDENTITIES.c.tenant_id == tenant, IDENTITIES.c.id.in_(part))
+        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
+        found.update((row["id"], dict(row)) for row in rows.mappings())
+    return found
+
+
+async def taken_user_names(
+    session: AsyncSession, tenant: str, keys: Iterable[str]
+) -> dict[str, str]:
+    """userName key → the identity holding it, for the keys that are taken."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(keys)):
+        stmt = select(IDENTITIES.c.user_name_key, IDENTITIES.c.id).where(
+            IDENTITIES.c.tenant_id == tenant, IDENTITIES.c.user_name_key.in_(part)
+        )
+        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
+        found.update((k, i) for k, i in rows.all())
+    return found
+
+
+async def group_names(
+    session: AsyncSession, tenant: str, ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Each identity's group names (nested included), in chunks."""
+    found: dict[str, list[str]] = {}
+    for part in chunks(ids):
+        found.update(await group_names_of_many(session, tenant, part))
+    return found
+
+
+def new_identity_row(
+    tenant: str,
+    ident: str,
+    external_id: str,
+    user_name: str,
+    data: dict[str, Any],
+    source: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A complete identities row for a new identity."""
+    row: dict[str, Any] = dict.fromkeys(IDENTITY_COLUMNS)
+    row.update(data)
+    active = row["active"] if row["active"] is not None else True
+    attributes = dict(data.get("attributes") or {})
+    row.update(
+        id=ident,
+        tenant_id=tenant,
+        user_name=user_name,
+        user_name_key=user_name.lower(),
+        external_id=data.get("external_id") or external_id,
+        active=active,
+        status=status_for(active),
+        risk_score=0,
+        risk_factors=[],
+        attributes=attributes,
+        provenance=initial_provenance(data, source),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        deleted_at=None,
+    )
+    return row
+
+
+def snapshot(row: dict[str, Any]) -> dict[str, Any]:
+    """The recorded view of an identity row (as `service.snapshot` records an object)."""
+    doc = {name: row[name] for name in IDENTITY_COLUMNS}
+    doc["status"] = row["status"]
+    doc["attributes"] = dict(row["attributes"] or {})
+    return doc
+
+
+def link_row(
+    tenant: str, source: str, external_id: str, ident: str, now: datetime
+) -> dict[str, Any]:
+    """An identity_links row."""
+    return {
+        "tenant_id": tenant,
+        "source": source,
+        "external_id": external_id,
+        "identity_id": ident,
+        "created_at": now,
+    }
+
+
+def conflict_row(
+    tenant: str,
+    kind: str,
+    ident: str | None,
+    attribute: str,
+    source: str,
+    external_id: str,
+    offered: Any,
+    kept_source: str,
+    kept: Any,
+) -> dict[str, Any]:
+    """A conflicts row."""
+    return {
+        "id": new_id(),
+        "tenant_id": tenant,
+        "kind": kind,
+        "identity_id": ident,
+        "attribute": attribute,
+        "source": source,
+        "external_id": external_id,
+        "offered": offered,
+        "kept_source": kept_source,
+        "kept": kept,
+    }
+
+
+async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    for part in chunks(rows):
+        await session.execute(insert(table), list(part))
+
+
+async def insert_identities(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert complete identity rows."""
+    await _insert(session, IDENTITIES, rows)
+
+
+async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert identity_links rows."""
+    await _insert(session, LINKS, rows)
+
+
+async def insert_conflicts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert conflicts rows."""
+    await _insert(session, CONFLICTS, rows)
+
+
+async def update_identities(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the mutable columns of whole identity rows, one executemany statement."""
+    if not rows:
+        return
+    stmt = update(IDENTITIES).where(
+        IDENTITIES.c.tenant_id == bindparam("b_tenant"), IDENTITIES.c.id == bindparam("b_id")
+    )
+    params = [
+        {"b_tenant": r["tenant_id"], "b_id": r["id"], **{c: r[c] for c in MUTABLE}} for r in rows
+    ]
+    conn = await session.connection()
+    for part in chunks(params):
+        await conn.execute(stmt, list(part))
+
+
+async def record_changes(
+    session: AsyncSession,
+    tenant: str,
+    actor: str,
+    source: str,
+    now: datetime,
+    changes: list[tuple[dict[str, Any] | None, dict[str, Any]]],
+    risk_before: dict[str, int],
+) -> None:
+    """A version row and an outbox event per (before, after row); creates have no before."""
+    versions, events = [], []
+    for before, row in changes:
+        after = snapshot(row)
+        ident, version = row["id"], row["version"]
+        versions.append(
+            {
+                "tenant_id": tenant,
+                "record_type": "identity",
+                "record_id": ident,
+                "version": version,
+                "actor": actor,
+                "source": source,
+                "before": before,
+                "after": after,
+                "at": now,
+            }
+        )
+        kind = "identity.created" if before is None else "identity.updated"
+        payload = {"id": ident, "version": version, "source": source, "after": after}
+        events.append(event_row(tenant, kind, "identity", ident, payload, now))
+        previous = risk_before.get(ident, 0)
+        if row["risk_score"] != previous:
+            payload = {
+                "id": ident,
+                "before": previous,
+                "after": row["risk_score"],
+                "factors": row["risk_factors"],
+            }
+            events.append(
+                event_row(tenant, "identity.risk_changed", "identity", ident, payload, now)
+            )
+    await _insert(session, VERSIONS, versions)
+    await _insert(session, EVENTS, events)
+
+
+def event_row(
+    tenant: str,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """An events (outbox) row."""
+    return {
+        "tenant_id": tenant,
+        "type": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": payload,
+        "created_at": now,
+    }
