@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +24,14 @@ from gatehouse.db.tenancy import TenantSession
 IMMEDIATE = "sqlite_begin_immediate"
 
 
+def _dumps(value: Any) -> str:
+    """JSON columns are written with orjson: several times faster than json on batch writes."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str) -> AsyncEngine:
     path = url.split(":///", 1)[1]
     on_disk = bool(path) and path != ":memory:"
@@ -35,6 +44,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         pool_size=8,
         max_overflow=8,
         pool_reset_on_return=None,
+        **JSON_CODEC,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -66,7 +76,7 @@ def make_engine(url: str) -> AsyncEngine:
     """Create the async engine for a URL with the settings that dialect needs."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **JSON_CODEC)
 
 
 class Database:
