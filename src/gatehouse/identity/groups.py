@@ -240,7 +240,7 @@ async def remove_members(
 RESCORE_LIMIT = 10_000
 
 
-async def _rescore(
+async def rescore_members(
     session: AsyncSession, tenant_id: str, member_ids: list[str], kinds: dict[str, str]
 ) -> None:
     """Membership moved: rescore the identities whose groups changed (nested ones too)."""
@@ -267,7 +267,7 @@ async def _membership_events(
         return
     group.version += 1
     await session.flush()
-    await _rescore(session, actor.tenant_id, member_ids, kinds)
+    await rescore_members(session, actor.tenant_id, member_ids, kinds)
     for member in member_ids:
         emit(
             session,

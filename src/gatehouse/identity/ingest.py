@@ -79,6 +79,7 @@ class _Plan:
     source: str
     actor: str
     now: datetime
+    run_id: str | None
     creates: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → row
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → row
     befores: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → snapshot
@@ -102,7 +103,7 @@ def _validate(record: SourceRecord) -> dict[str, Any]:
     return stated
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
@@ -117,6 +118,7 @@ async def ingest_identities(
     records: Sequence[SourceRecord],
     policy: Policy,
     *,
+    run_id: str | None = None,
     dry_run: bool = False,
 ) -> IngestReport:
     """Apply a batch of one source's records to the store (a later duplicate id wins)."""
@@ -126,12 +128,12 @@ async def ingest_identities(
         try:
             valid[record.external_id] = _validate(record)
         except (ValidationError, ValueError) as exc:
-            report.errors.append(RecordError(record.external_id, _error_text(exc)))
+            report.errors.append(RecordError(record.external_id, error_text(exc)))
     if not valid:
         return report
     tenant = actor.tenant_id
-    plan = _Plan(tenant, source, actor.actor, datetime.now(UTC))
-    linked = await db.linked_ids(session, tenant, source, list(valid))
+    plan = _Plan(tenant, source, actor.actor, datetime.now(UTC), run_id)
+    linked = await db.source_links(session, db.LINKS, "identity_id", tenant, source, valid)
     matches = await db.rule_matches(
         session, tenant, policy.rules, [d for e, d in valid.items() if e not in linked]
     )
@@ -155,7 +157,7 @@ async def ingest_identities(
                     report.ids[ext] = plan.creates_last
                 continue
             ident = found
-            plan.links.append(db.link_row(plan.tenant, source, ext, ident, plan.now))
+            plan.links.append(_link(plan, ext, ident))
             report.linked += 1
         report.ids[ext] = ident
         outcome = _update(plan, ident, ext, data, current, policy, taken)
@@ -169,6 +171,9 @@ async def ingest_identities(
     if dry_run:
         return report
     await _write(session, plan)
+    if run_id:
+        seen = [r.external_id for r in records]
+        await db.mark_seen(session, db.LINKS, tenant, source, seen, run_id)
     await audit.record(
         session,
         actor,
@@ -207,7 +212,7 @@ def _create(
     _score(row, [], plan.now)
     plan.creates[ident] = row
     plan.creates_last = ident
-    plan.links.append(db.link_row(plan.tenant, plan.source, ext, ident, plan.now))
+    plan.links.append(_link(plan, ext, ident))
     for rule in rules:
         value = db.rule_value(rule, data if rule != "user_name" else {"user_name": user_name})
         if value is not None:
@@ -262,6 +267,10 @@ def _update(
     return "unchanged"
 
 
+def _link(plan: _Plan, ext: str, ident: str) -> dict[str, Any]:
+    return db.link_row(plan.tenant, plan.source, ext, plan.now, plan.run_id, identity_id=ident)
+
+
 def _score(row: dict[str, Any], group_names: list[str], now: datetime) -> None:
     row["risk_score"], row["risk_factors"] = score_row(row, group_names, now)
 
@@ -289,11 +298,11 @@ async def _write(session: AsyncSession, plan: _Plan) -> None:
             row["version"] += 1
             row["updated_at"] = now
             _score(row, names.get(row["id"], []), now)
-    await db.insert_identities(session, list(plan.creates.values()))
+    await db.insert_rows(session, db.IDENTITIES, list(plan.creates.values()))
     await db.update_identities(session, list(plan.updates.values()))
-    await db.insert_links(session, plan.links)
-    await db.insert_conflicts(session, plan.conflicts)
-    await db.record_changes(
+    await db.insert_rows(session, db.LINKS, plan.links)
+    await db.insert_rows(session, db.CONFLICTS, plan.conflicts)
+    await db.record_identity_changes(
         session,
         plan.tenant,
         plan.actor,

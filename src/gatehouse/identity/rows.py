@@ -7,7 +7,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Result,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.tenancy import TENANT
@@ -28,17 +38,18 @@ CHUNK = 2_000  # values per IN list: far below every backend's parameter limit
 T = TypeVar("T")
 
 
-def _table(model: type[Any]) -> Table:
+def table_of(model: type[Any]) -> Table:
+    """The Core table behind a model."""
     table = model.__table__
     assert isinstance(table, Table)
     return table
 
 
-IDENTITIES = _table(Identity)
-LINKS = _table(IdentityLink)
-CONFLICTS = _table(Conflict)
-VERSIONS = _table(RecordVersion)
-EVENTS = _table(Event)
+IDENTITIES = table_of(Identity)
+LINKS = table_of(IdentityLink)
+CONFLICTS = table_of(Conflict)
+VERSIONS = table_of(RecordVersion)
+EVENTS = table_of(Event)
 MUTABLE = (
     *IDENTITY_COLUMNS,
     "user_name_key",
@@ -59,22 +70,62 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def _scoped(tenant: str) -> dict[str, Any]:
-    return {TENANT: tenant}
+async def run(
+    session: AsyncSession, tenant: str, stmt: Executable, params: dict[str, Any] | None = None
+) -> Result[*tuple[Any, ...]]:
+    """Execute a statement that names `tenant` in its WHERE clause."""
+    return await session.execute(stmt.execution_options(**{TENANT: tenant}), params)
 
 
-async def linked_ids(
-    session: AsyncSession, tenant: str, source: str, external_ids: Sequence[str]
+async def execute_many(
+    session: AsyncSession, stmt: Executable, params: list[dict[str, Any]]
+) -> None:
+    """One statement over many parameter sets (executemany), in chunks."""
+    if not params:
+        return
+    conn = await session.connection()
+    for part in chunks(params):
+        await conn.execute(stmt, list(part))
+
+
+async def source_links(
+    session: AsyncSession,
+    table: Table,
+    target: str,
+    tenant: str,
+    source: str,
+    external_ids: Iterable[str],
 ) -> dict[str, str]:
-    """Source record id → identity id, for the records already linked."""
+    """Source record id → linked record id (`target` column), for those already linked."""
     found: dict[str, str] = {}
-    for part in chunks(external_ids):
-        stmt = select(LINKS.c.external_id, LINKS.c.identity_id).where(
-            LINKS.c.tenant_id == tenant, LINKS.c.source == source, LINKS.c.external_id.in_(part)
+    for part in chunks(sorted(external_ids)):
+        stmt = select(table.c.external_id, table.c[target]).where(
+            table.c.tenant_id == tenant, table.c.source == source, table.c.external_id.in_(part)
         )
-        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
-        found.update((e, i) for e, i in rows.all())
+        found.update((e, i) for e, i in (await run(session, tenant, stmt)).all())
     return found
+
+
+async def mark_seen(
+    session: AsyncSession,
+    table: Table,
+    tenant: str,
+    source: str,
+    external_ids: Sequence[str],
+    run_id: str,
+) -> None:
+    """Record that a full run saw these source records (deletion detection)."""
+    for part in chunks(external_ids):
+        stmt = (
+            update(table)
+            .where(
+                table.c.tenant_id == tenant,
+                table.c.source == source,
+                table.c.external_id.in_(part),
+            )
+            .values(seen_run=run_id)
+        )
+        await run(session, tenant, stmt)
 
 
 def rule_value(rule: str, data: dict[str, Any]) -> str | None:
@@ -136,8 +187,7 @@ async def rule_matches(
                 column.in_(part),
                 IDENTITIES.c.status != "deleted",
             )
-            rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
-            for value, ident in rows.all():
+            for value, ident in (await run(session, tenant, stmt)).all():
                 matches.by_rule[rule][value].append(ident)
     return matches
 
@@ -149,7 +199,7 @@ async def identity_rows(
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(ids)):
         stmt = select(IDENTITIES).where(IDENTITIES.c.tenant_id == tenant, IDENTITIES.c.id.in_(part))
-        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
+        rows = await run(session, tenant, stmt)
         found.update((row["id"], dict(row)) for row in rows.mappings())
     return found
 
@@ -163,8 +213,7 @@ async def taken_user_names(
         stmt = select(IDENTITIES.c.user_name_key, IDENTITIES.c.id).where(
             IDENTITIES.c.tenant_id == tenant, IDENTITIES.c.user_name_key.in_(part)
         )
-        rows = await session.execute(stmt.execution_options(**_scoped(tenant)))
-        found.update((k, i) for k, i in rows.all())
+        found.update((k, i) for k, i in (await run(session, tenant, stmt)).all())
     return found
 
 
@@ -221,15 +270,16 @@ def snapshot(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def link_row(
-    tenant: str, source: str, external_id: str, ident: str, now: datetime
+    tenant: str, source: str, external_id: str, now: datetime, run_id: str | None, **target: str
 ) -> dict[str, Any]:
-    """An identity_links row."""
+    """An identity_links or group_links row (`target`: identity_id= or group_id=)."""
     return {
         "tenant_id": tenant,
         "source": source,
         "external_id": external_id,
-        "identity_id": ident,
         "created_at": now,
+        "seen_run": run_id,
+        **target,
     }
 
 
@@ -259,59 +309,45 @@ def conflict_row(
     }
 
 
-async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert complete rows (all with the same keys), in chunks."""
     for part in chunks(rows):
         await session.execute(insert(table), list(part))
 
 
-async def insert_identities(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert complete identity rows."""
-    await _insert(session, IDENTITIES, rows)
-
-
-async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert identity_links rows."""
-    await _insert(session, LINKS, rows)
-
-
-async def insert_conflicts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert conflicts rows."""
-    await _insert(session, CONFLICTS, rows)
-
-
 async def update_identities(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Rewrite the mutable columns of whole identity rows, one executemany statement."""
-    if not rows:
-        return
     stmt = update(IDENTITIES).where(
         IDENTITIES.c.tenant_id == bindparam("b_tenant"), IDENTITIES.c.id == bindparam("b_id")
     )
     params = [
         {"b_tenant": r["tenant_id"], "b_id": r["id"], **{c: r[c] for c in MUTABLE}} for r in rows
     ]
-    conn = await session.connection()
-    for part in chunks(params):
-        await conn.execute(stmt, list(part))
+    await execute_many(session, stmt, params)
 
 
-async def record_changes(
+Change = tuple[str, dict[str, Any] | None, str, int, dict[str, Any] | None]
+
+
+async def record_versions(
     session: AsyncSession,
     tenant: str,
     actor: str,
     source: str,
     now: datetime,
-    changes: list[tuple[dict[str, Any] | None, dict[str, Any]]],
-    risk_before: dict[str, int],
+    changes: list[Change],
 ) -> None:
-    """A version row and an outbox event per (before, after row); creates have no before."""
+    """A version row and an outbox event per (type, before, id, version, after).
+
+    The event is `<type>.created` without a before, `<type>.deleted` without an after and
+    `<type>.updated` otherwise; it carries the after snapshot.
+    """
     versions, events = [], []
-    for before, row in changes:
-        after = snapshot(row)
-        ident, version = row["id"], row["version"]
+    for kind, before, ident, version, after in changes:
         versions.append(
             {
                 "tenant_id": tenant,
-                "record_type": "identity",
+                "record_type": kind,
                 "record_id": ident,
                 "version": version,
                 "actor": actor,
@@ -321,22 +357,51 @@ async def record_changes(
                 "at": now,
             }
         )
-        kind = "identity.created" if before is None else "identity.updated"
-        payload = {"id": ident, "version": version, "source": source, "after": after}
-        events.append(event_row(tenant, kind, "identity", ident, payload, now))
-        previous = risk_before.get(ident, 0)
-        if row["risk_score"] != previous:
-            payload = {
-                "id": ident,
-                "before": previous,
-                "after": row["risk_score"],
-                "factors": row["risk_factors"],
-            }
-            events.append(
-                event_row(tenant, "identity.risk_changed", "identity", ident, payload, now)
-            )
-    await _insert(session, VERSIONS, versions)
-    await _insert(session, EVENTS, events)
+        verb = "created" if before is None else "deleted" if after is None else "updated"
+        payload: dict[str, Any] = {"id": ident, "version": version, "source": source}
+        if after is not None:
+            payload["after"] = after
+        events.append(event_row(tenant, f"{kind}.{verb}", kind, ident, payload, now))
+    await insert_rows(session, VERSIONS, versions)
+    await insert_rows(session, EVENTS, events)
+
+
+async def record_identity_changes(
+    session: AsyncSession,
+    tenant: str,
+    actor: str,
+    source: str,
+    now: datetime,
+    changes: list[tuple[dict[str, Any] | None, dict[str, Any]]],
+    risk_before: dict[str, int],
+) -> None:
+    """Versions and events for identity rows, and `identity.risk_changed` where scores moved."""
+    await record_versions(
+        session,
+        tenant,
+        actor,
+        source,
+        now,
+        [("identity", before, r["id"], r["version"], snapshot(r)) for before, r in changes],
+    )
+    moved = [
+        event_row(
+            tenant,
+            "identity.risk_changed",
+            "identity",
+            r["id"],
+            {
+                "id": r["id"],
+                "before": risk_before.get(r["id"], 0),
+                "after": r["risk_score"],
+                "factors": r["risk_factors"],
+            },
+            now,
+        )
+        for _, r in changes
+        if r["risk_score"] != risk_before.get(r["id"], 0)
+    ]
+    await insert_rows(session, EVENTS, moved)
 
 
 def event_row(

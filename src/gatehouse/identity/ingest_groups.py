@@ -1,0 +1,359 @@
+"""Groups and memberships from a source, a batch at a time (see `ingest` for identities).
+
+Groups correlate by name: a source's group called "Engineering" is the store's "Engineering",
+whichever source created it. Memberships name both ends by the source's own ids; a membership
+is owned by the source that first stated it, so a full run removes only its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.identity import rows as db
+from gatehouse.identity.groups import rescore_members
+from gatehouse.identity.ingest import IngestReport, RecordError, SourceRecord, error_text
+from gatehouse.identity.models import Group, GroupLink, Membership
+from gatehouse.identity.schemas import GroupData
+from gatehouse.kit.ids import new_id
+
+GROUPS = db.table_of(Group)
+GROUP_LINKS = db.table_of(GroupLink)
+MEMBERSHIPS = db.table_of(Membership)
+
+
+@dataclass(frozen=True)
+class MembershipRecord:
+    """A source says: this member is directly in this group (both by the source's ids)."""
+
+    group: str
+    member: str
+    kind: str = "identity"  # or "group"
+
+
+def _group_snapshot(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "display_name": row["display_name"],
+        "external_id": row["external_id"],
+        "attributes": dict(row["attributes"] or {}),
+    }
+
+
+async def ingest_groups(
+    session: AsyncSession,
+    actor: Actor,
+    source: str,
+    records: Sequence[SourceRecord],
+    *,
+    run_id: str | None = None,
+    dry_run: bool = False,
+) -> IngestReport:
+    """Create, link or update the groups a source describes."""
+    report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
+    valid: dict[str, GroupData] = {}
+    for record in records:
+        try:
+            valid[record.external_id] = GroupData.model_validate(record.data)
+        except ValidationError as exc:
+            report.errors.append(RecordError(record.external_id, error_text(exc)))
+    linked = await db.source_links(session, GROUP_LINKS, "group_id", tenant, source, list(valid))
+    names = {d.display_name.strip().lower() for d in valid.values()}
+    by_name = await _groups_by_name(session, tenant, names)
+    current = await _group_rows(session, tenant, {*linked.values(), *by_name.values()})
+    creates: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    befores: dict[str, dict[str, Any]] = {}
+    links: list[dict[str, Any]] = []
+    for ext, data in valid.items():
+        key = data.display_name.strip().lower()
+        gid = linked.get(ext)
+        if gid is None:
+            gid = by_name.get(key)
+            if gid is None:
+                gid = new_id()
+                by_name[key] = gid
+                creates[gid] = _new_group(tenant, gid, ext, data, now)
+                report.created += 1
+            else:
+                report.linked += 1
+            links.append(db.link_row(tenant, source, ext, now, run_id, group_id=gid))
+        report.ids[ext] = gid
+        row = creates.get(gid) or updates.get(gid) or current.get(gid)
+        if row is None or gid in creates:
+            continue
+        proposed = {
+            "display_name": data.display_name,
+            "external_id": data.external_id or row["external_id"],
+            "attributes": {**(row["attributes"] or {}), **data.attributes},
+        }
+        if proposed == _group_snapshot(row) and row["deleted_at"] is None:
+            report.unchanged += ext in linked
+            continue
+        if by_name.get(key, gid) != gid:
+            report.errors.append(RecordError(ext, f"a group named {data.display_name!r} exists"))
+            continue
+        befores.setdefault(gid, _group_snapshot(row))
+        staged = updates.setdefault(gid, dict(row))
+        staged.update(proposed, display_name_key=key, deleted_at=None, updated_at=now)
+        by_name[key] = gid
+        report.updated += ext in linked
+    if dry_run:
+        return report
+    for row in updates.values():
+        row["version"] += 1
+    await db.insert_rows(session, GROUPS, list(creates.values()))
+    await _update_groups(session, list(updates.values()))
+    await db.insert_rows(session, GROUP_LINKS, links)
+    changes = [(None, r) for r in creates.values()] + [(befores[i], r) for i, r in updates.items()]
+    await db.record_versions(
+        session,
+        tenant,
+        actor.actor,
+        source,
+        now,
+        [("group", before, r["id"], r["version"], _group_snapshot(r)) for before, r in changes],
+    )
+    if run_id:
+        await db.mark_seen(session, GROUP_LINKS, tenant, source, list(valid), run_id)
+    await audit.record(session, actor, "group.ingested", "source", source, after=report.counts())
+    return report
+
+
+def _new_group(tenant: str, gid: str, ext: str, data: GroupData, now: datetime) -> dict[str, Any]:
+    return {
+        "id": gid,
+        "tenant_id": tenant,
+        "display_name": data.display_name,
+        "display_name_key": data.display_name.strip().lower(),
+        "external_id": data.external_id or ext,
+        "attributes": data.attributes,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
+
+
+async def _groups_by_name(session: AsyncSession, tenant: str, keys: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in db.chunks(sorted(keys)):
+        stmt = select(GROUPS.c.display_name_key, GROUPS.c.id).where(
+            GROUPS.c.tenant_id == tenant, GROUPS.c.display_name_key.in_(part)
+        )
+        found.update((k, i) for k, i in (await db.run(session, tenant, stmt)).all())
+    return found
+
+
+async def _group_rows(
+    session: AsyncSession, tenant: str, ids: set[str]
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for part in db.chunks(sorted(ids)):
+        stmt = select(GROUPS).where(GROUPS.c.tenant_id == tenant, GROUPS.c.id.in_(part))
+        found.update((r["id"], dict(r)) for r in (await db.run(session, tenant, stmt)).mappings())
+    return found
+
+
+async def _update_groups(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    columns = ("display_name", "display_name_key", "external_id", "attributes", "version")
+    stmt = update(GROUPS).where(
+        GROUPS.c.tenant_id == bindparam("b_tenant"), GROUPS.c.id == bindparam("b_id")
+    )
+    params = [
+        {
+            "b_tenant": r["tenant_id"],
+            "b_id": r["id"],
+            "updated_at": r["updated_at"],
+            "deleted_at": None,
+            **{c: r[c] for c in columns},
+        }
+        for r in rows
+    ]
+    await db.execute_many(session, stmt, params)
+
+
+async def ingest_memberships(
+    session: AsyncSession,
+    actor: Actor,
+    source: str,
+    records: Sequence[MembershipRecord],
+    *,
+    run_id: str | None = None,
+    dry_run: bool = False,
+) -> IngestReport:
+    """Add the memberships a source states; both ends must already be linked to its records."""
+    report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
+    group_ext = {r.group for r in records} | {r.member for r in records if r.kind == "group"}
+    groups = await db.source_links(session, GROUP_LINKS, "group_id", tenant, source, group_ext)
+    people = await db.source_links(
+        session,
+        db.LINKS,
+        "identity_id",
+        tenant,
+        source,
+        {r.member for r in records if r.kind == "identity"},
+    )
+    pairs: dict[tuple[str, str], str] = {}
+    for r in records:
+        gid = groups.get(r.group)
+        mid = (groups if r.kind == "group" else people).get(r.member)
+        if r.kind not in ("identity", "group"):
+            report.errors.append(RecordError(f"{r.group}/{r.member}", f"unknown kind {r.kind!r}"))
+        elif gid is None or mid is None:
+            missing = r.group if gid is None else r.member
+            report.errors.append(
+                RecordError(f"{r.group}/{r.member}", f"{missing!r} is not a record of {source}")
+            )
+        else:
+            pairs[(gid, mid)] = r.kind
+    existing = await _existing(session, tenant, {m for _, m in pairs})
+    edges = await _nested_edges(session, tenant) if "group" in pairs.values() else {}
+    new: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
+    for (gid, mid), kind in pairs.items():
+        owner = existing.get((gid, mid))
+        if owner is not None:
+            report.unchanged += 1
+            if owner == source:
+                seen.append({"b_tenant": tenant, "b_group": gid, "b_member": mid})
+            continue
+        if kind == "group" and _would_cycle(edges, gid, mid):
+            report.errors.append(RecordError(f"{gid}/{mid}", "would make a cycle of groups"))
+            continue
+        if kind == "group":
+            edges[gid].add(mid)
+        new.append(
+            {
+                "tenant_id": tenant,
+                "group_id": gid,
+                "member_id": mid,
+                "member_type": kind,
+                "created_at": now,
+                "source": source,
+                "seen_run": run_id,
+            }
+        )
+        report.created += 1
+    if dry_run:
+        return report
+    await db.insert_rows(session, MEMBERSHIPS, new)
+    if run_id and seen:
+        stmt = (
+            update(MEMBERSHIPS)
+            .where(
+                MEMBERSHIPS.c.tenant_id == bindparam("b_tenant"),
+                MEMBERSHIPS.c.group_id == bindparam("b_group"),
+                MEMBERSHIPS.c.member_id == bindparam("b_member"),
+            )
+            .values(seen_run=run_id)
+        )
+        await db.execute_many(session, stmt, seen)
+    await membership_changed(session, actor, source, "membership.added", new, now)
+    return report
+
+
+async def membership_changed(
+    session: AsyncSession,
+    actor: Actor,
+    source: str,
+    event: str,
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Events, group versions, risk scores and one audit entry for added or removed members."""
+    if not rows:
+        return
+    tenant = actor.tenant_id
+    by_group: dict[str, list[str]] = defaultdict(list)
+    kinds: dict[str, str] = {}
+    events = []
+    for r in rows:
+        by_group[r["group_id"]].append(r["member_id"])
+        kinds[r["member_id"]] = r["member_type"]
+        payload = {
+            "group_id": r["group_id"],
+            "member_id": r["member_id"],
+            "member_type": r["member_type"],
+            "source": source,
+        }
+        events.append(db.event_row(tenant, event, "group", r["group_id"], payload, now))
+    await db.insert_rows(session, db.EVENTS, events)
+    bump = (
+        update(GROUPS)
+        .where(GROUPS.c.tenant_id == tenant, GROUPS.c.id.in_(bindparam("ids", expanding=True)))
+        .values(version=GROUPS.c.version + 1, updated_at=now)
+    )
+    versions: dict[str, int] = {}
+    for part in db.chunks(sorted(by_group)):
+        await db.run(session, tenant, bump, {"ids": list(part)})
+        stmt = select(GROUPS.c.id, GROUPS.c.version).where(
+            GROUPS.c.tenant_id == tenant, GROUPS.c.id.in_(part)
+        )
+        versions.update((i, v) for i, v in (await db.run(session, tenant, stmt)).all())
+    verb = event.rsplit(".", 1)[1]
+    await db.record_versions(
+        session,
+        tenant,
+        actor.actor,
+        source,
+        now,
+        [
+            ("group", None, gid, versions[gid], {verb: members[:1000], "count": len(members)})
+            for gid, members in by_group.items()
+        ],
+    )
+    await rescore_members(session, tenant, sorted(kinds), kinds)
+    await audit.record(
+        session,
+        actor,
+        f"{event}",
+        "source",
+        source,
+        after={"groups": len(by_group), "count": len(rows)},
+    )
+
+
+async def _existing(
+    session: AsyncSession, tenant: str, member_ids: set[str]
+) -> dict[tuple[str, str], str]:
+    """(group, member) → owning source, for the memberships these members already have."""
+    found: dict[tuple[str, str], str] = {}
+    m = MEMBERSHIPS.c
+    for part in db.chunks(sorted(member_ids)):
+        stmt = select(m.group_id, m.member_id, m.source).where(
+            m.tenant_id == tenant, m.member_id.in_(part)
+        )
+        found.update(((g, mid), s) for g, mid, s in (await db.run(session, tenant, stmt)).all())
+    return found
+
+
+async def _nested_edges(session: AsyncSession, tenant: str) -> dict[str, set[str]]:
+    """Parent group → child groups, for the whole tenant (nesting is sparse)."""
+    m = MEMBERSHIPS.c
+    stmt = select(m.group_id, m.member_id).where(m.tenant_id == tenant, m.member_type == "group")
+    edges: dict[str, set[str]] = defaultdict(set)
+    for parent, child in (await db.run(session, tenant, stmt)).all():
+        edges[parent].add(child)
+    return edges
+
+
+def _would_cycle(edges: dict[str, set[str]], parent: str, child: str) -> bool:
+    """True when `parent` is `child` or lies below it already."""
+    stack, visited = [child], set()
+    while stack:
+        node = stack.pop()
+        if node == parent:
+            return True
+        if node not in visited:
+            visited.add(node)
+            stack.extend(edges.get(node, ()))
+    return False
