@@ -7,6 +7,7 @@ from gatehouse.events.models import Event
 from gatehouse.identity.models import (
     Conflict,
     Group,
+    GroupLink,
     Identity,
     IdentityLink,
     Membership,
@@ -14,6 +15,7 @@ from gatehouse.identity.models import (
     Resource,
 )
 from gatehouse.secrets.models import EncryptionKey, Secret
+from gatehouse.sync.models import StreamCursor, SyncRun, SyncSchedule
 from gatehouse.tenants.models import Tenant
 
 __all__ = [
@@ -25,12 +27,16 @@ __all__ = [
     "EncryptionKey",
     "Event",
     "Group",
+    "GroupLink",
     "Identity",
     "IdentityLink",
     "Membership",
     "RecordVersion",
     "Resource",
     "Secret",
+    "StreamCursor",
+    "SyncRun",
+    "SyncSchedule",
     "Tenant",
     "TokenUsage",
 ]

@@ -136,6 +136,16 @@ class MemberOut(BaseModel):
     display: str
 
 
+class ResourceData(BaseModel):
+    """What a source says about a resource: its type, its key within the type, attributes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    key: str = Field(min_length=1, max_length=256)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class ResourceOut(BaseModel):
     """A typed resource record."""
 

@@ -1,0 +1,1 @@
+"""Sync runs, checkpoints, deletion detection, schedules and the worker that runs them."""

@@ -1,0 +1,296 @@
+"""Running a sync: read each stream, map it, write each batch with its checkpoint, detect deletions.
+
+Every batch is one transaction holding the records, the run's progress (the checkpoint that
+follows them) and the lease renewal, so a crash never skips or applies a batch twice and a
+resumed run continues where the last commit left it. A worker that lost its lease (another one
+took the run over) finds out on its next commit and stops without writing.
+
+Dry runs and atomic runs (all or nothing, for imports) use one transaction for the whole run:
+a dry run rolls it back at the end, an atomic run commits it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit.context import Actor
+from gatehouse.connectors.protocol import ConnectorError, SyncMode
+from gatehouse.db.engine import Database
+from gatehouse.db.tenancy import TENANT
+from gatehouse.identity.correlation import policy_for
+from gatehouse.identity.ingest import IngestReport, SourceRecord, ingest_identities
+from gatehouse.identity.ingest_groups import MembershipRecord, ingest_groups, ingest_memberships
+from gatehouse.identity.ingest_resources import ingest_resources
+from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
+from gatehouse.sync.models import StreamCursor, SyncRun
+from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
+
+log = structlog.get_logger("gatehouse.sync")
+MAX_SAMPLES = 20
+TRANSIENT = (ConnectionError, TimeoutError, OSError)
+
+
+class LeaseLost(Exception):
+    """Another worker took this run over (our lease expired)."""
+
+
+class RunFailed(Exception):
+    """The run cannot go on; the message says why and what to do."""
+
+
+class RunRefused(RunFailed):
+    """Deletion detection was refused by the safety threshold."""
+
+
+@dataclass
+class RunSpec:
+    """The run being executed, as claimed."""
+
+    id: str
+    tenant_id: str
+    mode: SyncMode
+    dry_run: bool
+    confirm_deletes: bool
+    progress: dict[str, Any]
+    owner: str
+    atomic: bool = False
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # so far, when resumed
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    """Counters and error samples of a run, by kind."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, kind: str, **values: int) -> None:
+        """Add to a kind's counters."""
+        bucket = self.counts.setdefault(kind, {})
+        for name, value in values.items():
+            if value:
+                bucket[name] = bucket.get(name, 0) + value
+
+    def sample(self, stream: str, ref: str, reason: str) -> None:
+        """Keep the first errors for the run record."""
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append({"stream": stream, "record": ref, "error": reason[:500]})
+
+
+@dataclass
+class Settings:
+    """How a run behaves: lease length, retries and backoff."""
+
+    lease_seconds: float = 60.0
+    retries: int = 3
+    backoff_seconds: float = 1.0
+
+
+class Runner:
+    """Executes one claimed run of one job."""
+
+    def __init__(self, db: Database, job: Job, run: RunSpec, settings: Settings) -> None:
+        self.db, self.job, self.run, self.settings = db, job, run, settings
+        self.actor = Actor(job.tenant_id, f"sync:{job.connection_id}")
+        self.tally = Tally({k: dict(v) for k, v in run.counts.items()}, list(run.samples))
+        self._whole: AsyncSession | None = None
+
+    async def execute(self) -> Tally:
+        """Run every stream, then deletion detection; raises on failure."""
+        if self.run.dry_run or self.run.atomic:
+            async with self.db.writer() as session:
+                self._whole = session
+                try:
+                    await self._streams()
+                    if self.run.dry_run:
+                        await session.rollback()
+                    else:
+                        await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        else:
+            await self._streams()
+        return self.tally
+
+    async def _streams(self) -> None:
+        for stream in self.job.ordered():
+            if self.run.progress.get(stream.name, {}).get("done"):
+                continue
+            await self._stream_with_retries(stream)
+        if self.run.mode is SyncMode.full_refresh:
+            await self._deletions()
+
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[AsyncSession]:
+        if self._whole is not None:
+            yield self._whole
+        else:
+            async with self.db.transaction() as session:
+                yield session
+
+    async def _stream_with_retries(self, stream: StreamPlan) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._stream(stream)
+                return
+            except (ConnectorError, *TRANSIENT) as exc:
+                transient = not isinstance(exc, ConnectorError) or exc.transient
+                if not transient or attempt >= self.settings.retries or self._whole is not None:
+                    raise RunFailed(f"stream {stream.name!r}: {exc}") from exc
+                attempt += 1
+                delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
+                log.warning("sync_retry", stream=stream.name, attempt=attempt, error=str(exc))
+                await asyncio.sleep(delay)
+
+    async def _start_state(self, stream: StreamPlan) -> dict[str, Any] | None:
+        saved = self.run.progress.get(stream.name, {}).get("state")
+        if saved is not None or self.run.mode is not SyncMode.incremental:
+            return saved if isinstance(saved, dict) else None
+        async with self.db.transaction(write=False) as session:
+            key = (self.job.tenant_id, self.job.connection_id, stream.name)
+            cursor = await session.get(
+                StreamCursor, key, execution_options={TENANT: self.job.tenant_id}
+            )
+            return dict(cursor.state) if cursor else None
+
+    async def _stream(self, stream: StreamPlan) -> None:
+        mode = self.run.mode if stream.incremental else SyncMode.full_refresh
+        state = await self._start_state(stream)
+        reader = self.job.connector.read(self.job.config, stream.name, mode, state)
+        async for batch in reader:
+            mapped = self._map(stream, batch.records)
+            async with self._unit() as session:
+                await self._write(session, stream, mapped)
+                self.run.progress[stream.name] = {"state": batch.state, "done": False}
+                await self._checkpoint(session, stream, batch.state, mode)
+        self.run.progress[stream.name] = {"state": None, "done": True}
+        async with self._unit() as session:
+            await self._checkpoint(session, stream, None, mode)
+
+    def _map(self, stream: StreamPlan, records: list[dict[str, Any]]) -> list[Transformed]:
+        mapped: list[Transformed] = []
+        skipped = 0
+        for record in records:
+            result = stream.transform(record)
+            if isinstance(result, Transformed):
+                mapped.append(result)
+            elif isinstance(result, Rejected):
+                self._reject(stream, result.ref, result.reason)
+            else:
+                skipped += 1
+        self.tally.add(stream.kind, read=len(records), filtered=skipped)
+        return mapped
+
+    def _reject(self, stream: StreamPlan, ref: str, reason: str) -> None:
+        self.tally.add(stream.kind, errors=1)
+        self.tally.sample(stream.name, ref, reason)
+        if self.job.on_error == "fail":
+            raise RunFailed(f"stream {stream.name!r}, record {ref}: {reason}")
+
+    async def _write(
+        self, session: AsyncSession, stream: StreamPlan, rows: list[Transformed]
+    ) -> None:
+        run_id = self.run.id if self.run.mode is SyncMode.full_refresh else None
+        source, actor = self.job.source, self.actor
+        report: IngestReport
+        if stream.kind == "identity":
+            policy = await policy_for(session, self.job.tenant_id)
+            records = [SourceRecord(r.external_id, r.data) for r in rows]
+            report = await ingest_identities(session, actor, source, records, policy, run_id=run_id)
+        elif stream.kind == "group":
+            records = [SourceRecord(r.external_id, r.data) for r in rows]
+            report = await ingest_groups(session, actor, source, records, run_id=run_id)
+        elif stream.kind == "membership":
+            pairs = [
+                MembershipRecord(
+                    str(r.data["group"]),
+                    str(r.data["member"]),
+                    r.data.get("member_kind", "identity"),
+                )
+                for r in rows
+            ]
+            report = await ingest_memberships(session, actor, source, pairs, run_id=run_id)
+        else:
+            records = [SourceRecord(r.external_id, r.data) for r in rows]
+            report = await ingest_resources(session, actor, source, records)
+        counts = report.counts()
+        counts.pop("errors")
+        self.tally.add(stream.kind, **counts)
+        for error in report.errors:
+            self._reject(stream, error.external_id, error.message)
+
+    async def _checkpoint(
+        self,
+        session: AsyncSession,
+        stream: StreamPlan,
+        state: dict[str, Any] | None,
+        mode: SyncMode,
+    ) -> None:
+        """Progress, counts and the lease, in the batch's transaction."""
+        if self._whole is not None:
+            return
+        if mode is SyncMode.incremental and state is not None:
+            key = (self.job.tenant_id, self.job.connection_id, stream.name)
+            scoped = {TENANT: self.job.tenant_id}
+            cursor = await session.get(StreamCursor, key, execution_options=scoped)
+            if cursor is None:
+                tenant, connection, name = key
+                session.add(
+                    StreamCursor(
+                        tenant_id=tenant, connection_id=connection, stream=name, state=state
+                    )
+                )
+            else:
+                cursor.state = state
+        await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
+    async def _deletions(self) -> None:
+        async with self._unit() as session:
+            try:
+                removal = await remove_unseen(
+                    session,
+                    self.actor,
+                    self.job.source,
+                    self.run.id,
+                    max_fraction=self.job.max_delete_fraction,
+                    confirmed=self.run.confirm_deletes,
+                )
+            except SafetyThresholdExceeded as exc:
+                raise RunRefused(str(exc)) from exc
+            for kind in ("identity", "group"):
+                self.tally.add(kind, unlinked=removal.unlinked[kind], deleted=removal.deleted[kind])
+            self.tally.add("membership", removed=removal.memberships)
+            if self._whole is None:
+                await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
+
+async def renew(session: AsyncSession, run: RunSpec, tally: Tally, lease_seconds: float) -> None:
+    """Save progress and counts and extend the lease; LeaseLost when it is no longer ours."""
+    expires = datetime.now(UTC) + timedelta(seconds=lease_seconds)
+    stmt = (
+        update(SyncRun)
+        .where(SyncRun.tenant_id == run.tenant_id, SyncRun.id == run.id)
+        .where(SyncRun.lease_owner == run.owner, SyncRun.status == "running")
+        .values(
+            progress=dict(run.progress),
+            counts=tally.counts,
+            error_samples=tally.samples,
+            lease_expires_at=expires,
+        )
+        .execution_options(**{TENANT: run.tenant_id})
+    )
+    result = await session.execute(stmt)
+    if getattr(result, "rowcount", 0) != 1:
+        raise LeaseLost(f"run {run.id} is no longer leased to {run.owner}")

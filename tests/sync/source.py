@@ -1,0 +1,123 @@
+"""A connector over in-memory rows, for driving the sync engine: a plug-in as a third party
+would write one, with failures to inject (the real connectors have their own tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from gatehouse.connectors.protocol import Batch, CheckResult, FieldInfo, StreamInfo, SyncMode
+from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
+
+
+@dataclass
+class Rows:
+    """Rows per stream, each with an `id` and an `updated` counter; failures to inject."""
+
+    streams: dict[str, list[dict[str, Any]]]
+    batch: int = 2
+    fail_at: dict[str, int] = field(default_factory=dict)  # stream → batch index that fails
+    fail_with: type[BaseException] | BaseException = ConnectionError
+    reads: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
+
+
+class MemorySource:
+    """Reads `Rows` in id order; checkpoints are the last id (full) or `updated` (incremental)."""
+
+    name: ClassVar[str] = "memory"
+    title: ClassVar[str] = "Memory"
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+
+    @classmethod
+    def spec(cls) -> dict[str, Any]:
+        return {"type": "object", "properties": {}}
+
+    async def check(self, config: Mapping[str, Any]) -> CheckResult:
+        return CheckResult.success("ok")
+
+    async def discover(self, config: Mapping[str, Any]) -> list[StreamInfo]:
+        return [
+            StreamInfo(name, (FieldInfo("id", "string"),), ("id",), ("updated",))
+            for name in self.rows.streams
+        ]
+
+    async def read(
+        self,
+        config: Mapping[str, Any],
+        stream: str,
+        mode: SyncMode,
+        state: Mapping[str, Any] | None,
+    ) -> AsyncIterator[Batch]:
+        self.rows.reads.append((stream, mode.value, dict(state) if state else None))
+        data = sorted(self.rows.streams[stream], key=lambda r: (r["updated"], r["id"]))
+        if state:
+            data = [r for r in data if (r["updated"], r["id"]) > tuple(state["after"])]
+        for index, start in enumerate(range(0, len(data), self.rows.batch)):
+            if self.rows.fail_at.get(stream) == index:
+                del self.rows.fail_at[stream]
+                failure = self.rows.fail_with
+                raise (
+                    failure(f"{stream} went away at batch {index}")
+                    if isinstance(failure, type)
+                    else failure
+                )
+            chunk = data[start : start + self.rows.batch]
+            last = chunk[-1]
+            yield Batch([dict(r) for r in chunk], {"after": [last["updated"], last["id"]]})
+
+
+def person(record: dict[str, Any]) -> Transformed | Rejected | None:
+    """Map a person row; rows flagged `bad` are rejected, `skip` filtered out."""
+    if record.get("skip"):
+        return None
+    if record.get("bad"):
+        return Rejected(record["id"], "email is not an e-mail address")
+    data = {
+        "user_name": record["login"],
+        "email": record.get("email"),
+        "title": record.get("title"),
+    }
+    return Transformed("identity", record["id"], {k: v for k, v in data.items() if v is not None})
+
+
+def group(record: dict[str, Any]) -> Transformed:
+    """Map a group row."""
+    return Transformed("group", record["id"], {"display_name": record["name"]})
+
+
+def membership(record: dict[str, Any]) -> Transformed:
+    """Map a membership row."""
+    return Transformed(
+        "membership",
+        record["id"],
+        {"group": record["group"], "member": record["member"], "member_kind": "identity"},
+    )
+
+
+def people(n: int, **extra: Any) -> list[dict[str, Any]]:
+    """n person rows."""
+    return [
+        {"id": f"p{i:03}", "login": f"user{i}", "email": f"u{i}@x.com", "updated": 1, **extra}
+        for i in range(n)
+    ]
+
+
+def job(rows: Rows, tenant: str = "acme", **kw: Any) -> Job:
+    """A job over `rows` with the usual three streams (those present)."""
+    plans = {
+        "people": StreamPlan("people", "identity", person, incremental=True),
+        "groups": StreamPlan("groups", "group", group),
+        "members": StreamPlan("members", "membership", membership),
+    }
+    return Job(
+        tenant_id=tenant,
+        connection_id="conn-1",
+        source="memory",
+        connector=MemorySource(rows),
+        config={},
+        streams=[plans[name] for name in rows.streams],
+        **kw,
+    )
