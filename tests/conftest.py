@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -28,6 +29,10 @@ from gatehouse.db.models import Base
 from gatehouse.observability.logging import configure
 from gatehouse.services import Services
 from tests.factories import make_tenant, make_token
+
+# Property tests check behaviour, never speed: a loaded CI machine must not fail them.
+hypothesis.settings.register_profile("gatehouse", deadline=None)
+hypothesis.settings.load_profile("gatehouse")
 
 REQUIRE = os.environ.get("GATEHOUSE_REQUIRE_SERVICES") == "1"
 PG_ADMIN = os.environ.get("GATEHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
