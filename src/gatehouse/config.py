@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     outbound_allow: Annotated[list[IPNetwork], NoDecode] = Field(
         default_factory=list, description="CIDRs outbound calls may reach despite the guard."
     )
+    source_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Directories file-based sources (SQLite, ...) may read; empty = home/sources.",
+    )
+    connector_check_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a connection check may take."
+    )
+    connector_discover_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds schema discovery may take."
+    )
     token_default_expiry_days: int = Field(365, ge=1, le=3650)
     rate_limit_free: int = Field(60, ge=1, description="Requests per minute, free tier.")
     rate_limit_pro: int = Field(1000, ge=1, description="Requests per minute, pro tier.")
@@ -66,6 +76,13 @@ class Settings(BaseSettings):
     @field_validator("outbound_allow", mode="before")
     @classmethod
     def _split_cidrs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -98,6 +115,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.home / 'gatehouse.db').resolve()}"
+
+    @property
+    def effective_source_roots(self) -> list[Path]:
+        """Where file-based sources may live: the configured roots, or `sources` in home."""
+        return self.source_roots or [self.home / "sources"]
 
     @property
     def key_file(self) -> Path:

@@ -97,6 +97,15 @@ class Batch:
     state: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What the mapping needs from a stream, so a read fetches only that and notices drift."""
+
+    fields: tuple[str, ...] = ()  # empty: every field
+    cursor_field: str | None = None  # incremental: None takes the first cursor candidate
+    primary_key: tuple[str, ...] = ()  # empty: the stream's own key
+
+
 class ConnectorError(Exception):
     """A connector failed while discovering or reading; `failure` classifies it."""
 
@@ -139,6 +148,10 @@ class Connector(Protocol):
         stream: str,
         mode: SyncMode,
         state: Mapping[str, Any] | None,
+        selection: Selection | None = None,
     ) -> AsyncIterator[Batch]:
-        """Records of `stream` in batches, each with the checkpoint that follows it."""
+        """Records of `stream` in batches, each with the checkpoint that follows it.
+
+        A field of `selection` the stream no longer has raises SchemaChanged naming it.
+        """
         ...

@@ -2,6 +2,7 @@
 
 from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.auth.models import ApiToken, TokenUsage
+from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
 from gatehouse.events.models import Event
 from gatehouse.identity.models import (
@@ -24,6 +25,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Conflict",
+    "Connection",
     "EncryptionKey",
     "Event",
     "Group",

@@ -46,6 +46,23 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
+async def checked_address(host: str, port: int, allow: Sequence[IPNetwork]) -> str:
+    """The address to connect to for `host`, once every address it resolves to is permitted.
+
+    Any client that opens its own sockets (database drivers, LDAP) connects to the returned
+    address rather than the name, so DNS cannot answer differently between check and connect.
+    """
+    addresses = await resolve(host, port)
+    refused = [str(a) for a in addresses if not permitted(a, allow)]
+    if refused or not addresses:
+        raise OutboundBlockedError(
+            f"outbound call to {host} ({', '.join(refused) or 'no address'}) refused: "
+            "private, loopback or link-local; add its network to GATEHOUSE_OUTBOUND_ALLOW "
+            "if it is meant to be reached"
+        )
+    return str(addresses[0])
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that checks and pins each destination address."""
 
@@ -62,17 +79,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         """Connect only when every resolved address is permitted."""
-        addresses = await resolve(host, port)
-        refused = [str(a) for a in addresses if not permitted(a, self.allow)]
-        if refused or not addresses:
-            raise OutboundBlockedError(
-                f"outbound call to {host} ({', '.join(refused) or 'no address'}) refused: "
-                "private, loopback or link-local; add its network to GATEHOUSE_OUTBOUND_ALLOW "
-                "if it is meant to be reached"
-            )
-        return await self.inner.connect_tcp(
-            str(addresses[0]), port, timeout, local_address, socket_options
-        )
+        address = await checked_address(host, port, self.allow)
+        return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(
         self,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.progress import Progress
@@ -26,6 +27,23 @@ class SecretRepository(TenantRepository[Secret]):
     model = Secret
 
 
+@dataclass(frozen=True)
+class SealedValues:
+    """Rows of a model that hold values sealed with the key ring (rotation re-seals them)."""
+
+    model: type[Any]
+    values: Callable[[Any], dict[str, str]]  # a row's ciphertexts by their sealing context
+    store: Callable[[Any, dict[str, str]], None]  # put re-sealed ciphertexts back
+
+
+SEALED: list[SealedValues] = []
+
+
+def register_sealed(kind: SealedValues) -> None:
+    """Have key rotation and pruning cover another model's sealed values."""
+    SEALED.append(kind)
+
+
 def context(tenant_id: str, name: str) -> str:
     """The associated data a secret is sealed with, so it cannot be moved to another row."""
     return f"secret:{tenant_id}:{name}"
@@ -42,7 +60,7 @@ async def put(
 ) -> tuple[Secret, bool]:
     """Create or replace a secret; returns it and whether it was created."""
     tenant = actor.tenant_id
-    await _hold_active_key(session, ring)
+    await hold_active_key(session, ring)
     sealed = ring.encrypt(value, context(tenant, name))
     secret = await find(session, tenant, name)
     created = secret is None
@@ -58,7 +76,7 @@ async def put(
     return secret, created
 
 
-async def _hold_active_key(session: AsyncSession, ring: KeyRing) -> None:
+async def hold_active_key(session: AsyncSession, ring: KeyRing) -> None:
     """Follow the stored active key and share-lock it, so it cannot be retired or pruned
     while a ciphertext made with it is still uncommitted."""
     stmt = (
@@ -111,7 +129,9 @@ async def reveal(
 
 
 async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None = None) -> int:
-    """Add a new active data key and re-seal every secret with it; old keys are retired."""
+    """Add a new active data key and re-seal every sealed value with it; old keys are retired."""
+    import gatehouse.db.models  # noqa: F401 (every model module registers its sealed values)
+
     await ring.refresh(session)
     kid, key = new_id(), new_key()
     await session.execute(
@@ -119,26 +139,36 @@ async def rotate(session: AsyncSession, ring: KeyRing, progress: Progress | None
     )
     session.add(EncryptionKey(id=kid, wrapped=ring.wrap(kid, key), status="active"))
     ring.add(kid, key)
-    rows = (
-        (await session.execute(select(Secret).execution_options(**{ALL_TENANTS: True})))
-        .scalars()
-        .all()
-    )
-    task = progress.add_task("re-encrypting secrets", total=len(rows)) if progress else None
-    for row in rows:
-        ctx = context(row.tenant_id, row.name)
-        row.ciphertext = ring.encrypt(await open_value(session, ring, row.ciphertext, ctx), ctx)
+    found = [(kind, row) for kind in SEALED for row in await _rows(session, kind)]
+    task = progress.add_task("re-encrypting secrets", total=len(found)) if progress else None
+    for kind, row in found:
+        fresh = {
+            ctx: ring.encrypt(await open_value(session, ring, token, ctx), ctx)
+            for ctx, token in kind.values(row).items()
+        }
+        kind.store(row, fresh)
         if progress is not None and task is not None:
             progress.advance(task)
     await session.flush()
-    return len(rows)
+    return len(found)
+
+
+async def _rows(session: AsyncSession, kind: SealedValues) -> Sequence[Any]:
+    stmt = select(kind.model).execution_options(**{ALL_TENANTS: True})
+    return (await session.execute(stmt)).scalars().all()
 
 
 async def prune(session: AsyncSession, ring: KeyRing) -> list[str]:
     """Destroy retired keys that no ciphertext uses any more; returns their ids."""
+    import gatehouse.db.models  # noqa: F401 (every model module registers its sealed values)
+
     await ring.refresh(session)
-    rows = await session.execute(select(Secret.ciphertext).execution_options(**{ALL_TENANTS: True}))
-    used = {ring.key_of(text) for text in rows.scalars()}
+    used = {
+        ring.key_of(token)
+        for kind in SEALED
+        for row in await _rows(session, kind)
+        for token in kind.values(row).values()
+    }
     retired = await session.execute(
         select(EncryptionKey.id).where(EncryptionKey.status == "retired")
     )
@@ -148,3 +178,14 @@ async def prune(session: AsyncSession, ring: KeyRing) -> list[str]:
         for kid in doomed:
             ring.forget(kid)
     return doomed
+
+
+def _store_secret(row: Secret, fresh: dict[str, str]) -> None:
+    row.ciphertext = fresh[context(row.tenant_id, row.name)]
+
+
+register_sealed(
+    SealedValues(
+        Secret, lambda row: {context(row.tenant_id, row.name): row.ciphertext}, _store_secret
+    )
+)

@@ -1,0 +1,1 @@
+"""Connections: configured, tested and mapped sources, with their credentials sealed."""
