@@ -16,6 +16,7 @@ from gatehouse.auth import api as tokens_api
 from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import ConfigError, Settings
+from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.identity import api as identity_api
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         tenants_api,
         audit_api,
         secrets_api,
+        connections_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))

@@ -92,6 +92,21 @@ class Services:
             await self._audit_failure(actor, action, target_type, target, exc.status, exc.detail)
             raise
 
+    async def audit_problem(
+        self,
+        request: Request,
+        principal: Principal,
+        action: str,
+        target_type: str,
+        target: str,
+        problem: Problem,
+    ) -> None:
+        """Record a mutation refused with `problem` outside a `write` unit of work."""
+        actor = self.actor(request, principal)
+        await self._audit_failure(
+            actor, action, target_type, target, problem.status, problem.detail
+        )
+
     async def audit_denied(self, request: Request, principal: Principal, scope: str) -> None:
         """Record a mutation refused for want of a scope."""
         action = f"{request.method} {request.url.path}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gatehouse.cli.admin import tenant_app, token_app
+from gatehouse.cli.connect import connect_app
 from gatehouse.cli.demo import demo_app
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
 from gatehouse.cli.serve import serve
@@ -22,3 +23,4 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.add_typer(connect_app, name="connect")

@@ -1,12 +1,13 @@
 """What a connector may reach: set by Gatehouse around every connector call.
 
-Connectors read it with `current()`; nothing set means the strictest environment (no private
-network, no local files), so a caller that forgets to set it fails closed.
+A connector takes `current()` when it is made (the SQL connectors keep it as `self.env`) and
+passes it to `network_address` and `local_file`; nothing set means the strictest environment (no
+private network, no local files), so a caller that forgets to set it fails closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -49,10 +50,10 @@ def using(env: Environment) -> Iterator[None]:
         _current.reset(token)
 
 
-async def network_address(host: str, port: int) -> str:
+async def network_address(host: str, port: int, env: Environment) -> str:
     """The checked address to open a socket to, or a ConnectorError naming the fix."""
     try:
-        return await checked_address(host, port, current().outbound_allow)
+        return await checked_address(host, port, env.outbound_allow)
     except OutboundBlockedError as exc:
         raise ConnectorError(CheckFailure.unreachable, str(exc)) from None
     except OSError as exc:  # DNS failure
@@ -63,9 +64,9 @@ async def network_address(host: str, port: int) -> str:
         ) from None
 
 
-def local_file(path: str, roots: Sequence[Path] | None = None) -> Path:
+def local_file(path: str, env: Environment) -> Path:
     """`path` resolved, if it lies under an allowed source directory; else a config error."""
-    allowed = list(current().file_roots if roots is None else roots)
+    allowed = list(env.file_roots)
     resolved = Path(path).expanduser().resolve()
     if not any(resolved.is_relative_to(root.resolve()) for root in allowed):
         shown = ", ".join(str(r) for r in allowed) or "none configured"

@@ -35,6 +35,8 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large.",
         422: "Validation failed; `errors` lists the fields.",
         429: "Rate limit reached; see Retry-After.",
+        502: "The source failed; `failure` classifies it and `hint` says what to do.",
+        504: "The source did not answer in time.",
     }
     base = (401, 403, 429)
     return {

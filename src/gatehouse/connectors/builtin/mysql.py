@@ -116,7 +116,7 @@ class MysqlConnector(SqlConnector):
     async def connect(self, config: Mapping[str, Any]) -> Any:
         """A connection to the checked address, TLS as configured."""
         host, port = str(config["host"]), int(config.get("port", 3306))
-        address = await network_address(host, port)
+        address = await network_address(host, port, self.env)
         tls = client_context(config, host)
         conn = await asyncmy.connect(
             host=address,

@@ -91,7 +91,7 @@ class PostgresConnector(SqlConnector):
     async def connect(self, config: Mapping[str, Any]) -> asyncpg.Connection:
         """A connection to the checked address, TLS as configured."""
         host, port = str(config["host"]), int(config.get("port", 5432))
-        address = await network_address(host, port)
+        address = await network_address(host, port, self.env)
         tls = client_context(config, host)
         try:
             conn: asyncpg.Connection = await asyncpg.connect(

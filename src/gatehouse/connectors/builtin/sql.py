@@ -13,10 +13,12 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from gatehouse.connectors.builtin import sqltypes
-from gatehouse.connectors.builtin.sqlread import ReadPlan, Rows, read_plan
+from gatehouse.connectors.builtin.sqlread import BATCH, ReadPlan, Rows, read_plan
 from gatehouse.connectors.builtin.tls import MODES, tls_failure
+from gatehouse.connectors.environment import current
 from gatehouse.connectors.protocol import (
     Batch,
     CheckFailure,
@@ -45,6 +47,18 @@ def queries_schema() -> dict[str, Any]:
         "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 20_000},
         "maxProperties": 50,
         "default": {},
+    }
+
+
+def batch_schema() -> dict[str, Any]:
+    """The `batch_size` field."""
+    return {
+        "type": "integer",
+        "title": "Batch size",
+        "description": "Rows per batch and checkpoint.",
+        "minimum": 1,
+        "maximum": 100_000,
+        "default": BATCH,
     }
 
 
@@ -112,6 +126,7 @@ def network_spec(title: str, port: int, *, schema: str | None) -> dict[str, Any]
             "default": 2,
             "description": "Most connections one operation opens.",
         },
+        "batch_size": batch_schema(),
         "tables": tables_schema(),
         "queries": queries_schema(),
     }
@@ -153,6 +168,9 @@ class SqlConnector:
     title: ClassVar[str]
     url: ClassVar[str]  # SQLAlchemy dialect, e.g. "postgresql+asyncpg://"
     row_values: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.env = current()
 
     @classmethod
     def spec(cls) -> dict[str, Any]:
@@ -276,6 +294,7 @@ class SqlConnector:
                     selection or Selection(),
                     s.quote,
                     row_values=self.row_values,
+                    batch=int(config.get("batch_size", BATCH)),
                 )
                 async with s.driver.snapshot():
                     async for batch in read_plan(plan, s.driver, state):
@@ -322,6 +341,7 @@ class SqlConnector:
         engine = create_async_engine(
             self.url,
             async_creator=creator,
+            poolclass=AsyncAdaptedQueuePool,
             pool_size=int(config.get("pool_size", 2)),
             max_overflow=0,
         )
@@ -413,11 +433,15 @@ def _reflect(sync: Connection, tables: list[str], schema: str | None) -> list[St
     )
     streams = []
     for table in tables:
-        fields = [
-            sqltypes.field(c["name"], sqltypes.json_type(c["type"]), bool(c["nullable"]))
+        pk = tuple((keys.get((schema, table)) or {}).get("constrained_columns") or ())
+        fields = [  # a key column is never null (SQLite reports its rowid alias as nullable)
+            sqltypes.field(
+                c["name"],
+                sqltypes.json_type(c["type"]),
+                bool(c["nullable"]) and c["name"] not in pk,
+            )
             for c in columns.get((schema, table), [])
         ]
-        pk = tuple((keys.get((schema, table)) or {}).get("constrained_columns") or ())
         streams.append(sqltypes.stream(table, fields, pk))
     return streams
 

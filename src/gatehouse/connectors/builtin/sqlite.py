@@ -14,6 +14,7 @@ from gatehouse.connectors.builtin.sql import (
     Described,
     DriverBase,
     SqlConnector,
+    batch_schema,
     queries_schema,
     tables_schema,
 )
@@ -103,6 +104,7 @@ class SqliteConnector(SqlConnector):
                     "maximum": 20,
                     "default": 1,
                 },
+                "batch_size": batch_schema(),
                 "tables": tables_schema(),
                 "queries": queries_schema(),
             },
@@ -114,7 +116,7 @@ class SqliteConnector(SqlConnector):
 
     async def connect(self, config: Mapping[str, Any]) -> aiosqlite.Connection:
         """The file, read-only; it must exist and lie under a source directory."""
-        path = local_file(str(config["path"]))
+        path = local_file(str(config["path"]), self.env)
         if not path.is_file():
             raise ConnectorError(
                 CheckFailure.config, f"there is no SQLite database at {path}: check the path"

@@ -1,0 +1,223 @@
+"""`gatehouse connect`: add, list, test and discover connections, through the services."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from gatehouse.cli.common import cli_actor, console, database, fail, run, settings
+from gatehouse.connections import operations, service
+from gatehouse.connections.mapping import stream_doc
+from gatehouse.connections.models import Connection
+from gatehouse.connections.runner import Checked
+from gatehouse.connections.schemas import ConnectionCreate
+from gatehouse.connections.spec import Spec, spec_of
+from gatehouse.kit.problems import Problem
+from gatehouse.secrets.keyring import load_keyring
+
+connect_app = typer.Typer(help="Add, list, test and discover connections.", no_args_is_help=True)
+Tenant = Annotated[str, typer.Option(help="The tenant the connection belongs to.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Ref = Annotated[str, typer.Argument(metavar="CONNECTION", help="Connection id or name.")]
+
+
+@asynccontextmanager
+async def connections() -> AsyncIterator[operations.Connections]:
+    """The database and the opened key ring, as connection operations need them."""
+    cfg = settings()
+    async with database(cfg) as db:
+        async with db.transaction() as session:
+            ring = await load_keyring(session, cfg)
+        yield operations.Connections(db, ring, cfg)
+
+
+def parse_pairs(spec: Spec, pairs: list[str]) -> dict[str, Any]:
+    """`key=value` options: strings for string fields, JSON for the others."""
+    config: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--config {pair!r}: use key=value, e.g. --config host=db.example.com")
+        kind = spec.properties.get(key, {}).get("type")
+        if kind == "string" or key in spec.secrets:
+            config[key] = value
+            continue
+        try:
+            config[key] = json.loads(value)
+        except ValueError:
+            config[key] = value
+    return config
+
+
+def gather_config(spec: Spec, pairs: list[str], file: Path | None, prompt: bool) -> dict[str, Any]:
+    """The configuration from a file and options; missing secrets are asked for, hidden."""
+    config: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = orjson.loads(file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            fail(f"--config-file {file}: {exc}")
+        if not isinstance(loaded, dict):
+            fail(f"--config-file {file}: must hold a JSON object")
+        config.update(loaded)
+    config.update(parse_pairs(spec, pairs))
+    if prompt and sys.stdin.isatty():
+        for name in sorted(spec.secrets - set(config)):
+            title = spec.properties[name].get("title", name)
+            value = typer.prompt(f"{title} (hidden; empty for none)", default="", hide_input=True)
+            if value:
+                config[name] = value
+    return config
+
+
+async def _resolve(ops: operations.Connections, tenant: str, ref: str) -> str:
+    async with ops.db.transaction(write=False) as session:
+        row = await service.find_by_name(session, tenant, ref)
+        if row is None:
+            row = await service.get_connection(session, tenant, ref)
+        return row.id
+
+
+def print_check(checked: Checked) -> None:
+    """A check's outcome in one or two lines."""
+    result = checked.result
+    if result.ok:
+        console.print(f"[green]ok[/]  {result.message}  ({checked.duration_ms:.0f} ms)")
+        return
+    failure = result.failure.value if result.failure else "error"
+    console.print(f"[red]failed ({failure})[/]  {result.message}", highlight=False)
+    if checked.hint:
+        console.print(f"      {checked.hint}", highlight=False)
+
+
+@connect_app.command("add")
+def connect_add(
+    type_name: Annotated[str, typer.Argument(metavar="TYPE", help="Connector type.")],
+    tenant: Tenant,
+    name: Annotated[str, typer.Option(help="Unique name in the tenant.")],
+    config: Annotated[
+        list[str] | None, typer.Option("--config", "-c", help="key=value; repeat.")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option(help="A JSON object with the configuration.")
+    ] = None,
+    prompt: Annotated[bool, typer.Option(help="Ask for missing secrets.")] = True,
+    test: Annotated[bool, typer.Option(help="Check the connection after adding it.")] = True,
+) -> None:
+    """Add a connection (secrets are stored encrypted), then check it."""
+    try:
+        spec = spec_of(type_name)
+    except Problem as exc:
+        fail(exc.detail)
+    values = gather_config(spec, config or [], config_file, prompt)
+    try:
+        data = ConnectionCreate(name=name, type=type_name, config=values)
+    except ValueError as exc:
+        fail(f"invalid connection: {exc}")
+
+    async def go() -> tuple[Connection, Checked | None]:
+        async with connections() as ops:
+            async with ops.db.transaction() as session:
+                row = await service.create_connection(session, ops.ring, cli_actor(tenant), data)
+            if not test:
+                return row, None
+            with console.status("checking the connection"):
+                _, checked = await operations.health(ops, cli_actor(tenant), row.id)
+            return row, checked
+
+    row, checked = run(go())
+    console.print(f"added connection [bold]{row.name}[/] ({row.type}) id {row.id}")
+    if checked is not None:
+        print_check(checked)
+        if not checked.result.ok:
+            raise typer.Exit(1)
+
+
+@connect_app.command("list")
+def connect_list(tenant: Tenant, as_json: AsJson = False) -> None:
+    """List connections with their last check."""
+
+    async def go() -> list[Connection]:
+        async with connections() as ops, ops.db.transaction(write=False) as session:
+            return list(await service.list_connections(session, tenant, None, 500))
+
+    rows = run(go())[:500]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "type": r.type,
+                        "status": r.status,
+                        "last_check_ok": r.last_check_ok,
+                        "last_check_message": r.last_check_message,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table("id", "name", "type", "status", "health", "checked")
+    for r in rows:
+        health = "never checked"
+        if r.last_check_ok is not None:
+            health = "[green]ok[/]" if r.last_check_ok else f"[red]{r.last_check_failure}[/]"
+        checked = f"{r.last_check_at:%Y-%m-%d %H:%M}" if r.last_check_at else ""
+        table.add_row(r.id, r.name, r.type, r.status, health, checked)
+    console.print(table)
+
+
+@connect_app.command("test")
+def connect_test(ref: Ref, tenant: Tenant) -> None:
+    """Check a connection now; exits 1 when it fails."""
+
+    async def go() -> Checked:
+        async with connections() as ops:
+            connection_id = await _resolve(ops, tenant, ref)
+            with console.status("checking the connection"):
+                _, checked = await operations.health(ops, cli_actor(tenant), connection_id)
+            return checked
+
+    checked = run(go())
+    print_check(checked)
+    if not checked.result.ok:
+        raise typer.Exit(1)
+
+
+@connect_app.command("discover")
+def connect_discover(ref: Ref, tenant: Tenant, as_json: AsJson = False) -> None:
+    """Show the streams a connection's source offers, with fields and suggestions."""
+
+    async def go() -> list[Any]:
+        async with connections() as ops:
+            connection_id = await _resolve(ops, tenant, ref)
+            with console.status("discovering the schema"):
+                _, streams = await operations.discover(ops, cli_actor(tenant), connection_id)
+            return streams
+
+    streams = run(go())
+    if as_json:
+        typer.echo(json.dumps([stream_doc(s) for s in streams], indent=2))
+        return
+    for info in streams:
+        title = (
+            f"[bold]{info.name}[/]  kind: {info.kind or '?'}  key: "
+            f"{', '.join(info.primary_key) or '-'}  cursor: "
+            f"{', '.join(info.cursor_candidates) or '-'}"
+        )
+        table = Table("field", "type", "nullable", "sensitivity", title=title, title_justify="left")
+        for f in info.fields:
+            kind = f"{f.type} ({f.format})" if f.format else f.type
+            table.add_row(f.name, kind, "yes" if f.nullable else "no", f.sensitivity.value)
+        console.print(table)
