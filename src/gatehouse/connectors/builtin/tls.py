@@ -62,8 +62,8 @@ def tls_failure(exc: BaseException, config: Mapping[str, Any]) -> ConnectorError
     if isinstance(exc, ssl.SSLCertVerificationError):
         hint = (
             "paste the CA that signed the server certificate into tls_ca_pem"
-            if "hostname" not in str(exc).lower()
-            else "connect with the name the certificate was issued for"
+            if not any(word in str(exc).lower() for word in ("hostname", "mismatch"))
+            else "connect with the host name the certificate was issued for"
         )
         return ConnectorError(
             CheckFailure.tls,
