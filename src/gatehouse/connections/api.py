@@ -1,7 +1,5 @@
 """Connection routes: /pip/connections (reference 000's paths) and /pip/connectors."""
 
-from __future__ import annotations
-
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
