@@ -1,7 +1,7 @@
 """The /pip/connections API on SQLite and PostgreSQL stores, against a real PostgreSQL source."""
 
-import ipaddress
 import io
+import ipaddress
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,7 +203,7 @@ async def test_test_health_schema_and_mapping(app: Harness, pg_source_db: str) -
     assert mapped.status_code == 200, mapped.text
     assert mapped.json()["mapping"]["streams"]["users"]["transform"]["email"]["to"]
     cached = await c.get(f"/pip/connections/{cid}/schema?refresh=false", headers=auth)
-    email = [f for f in cached.json()["streams"][0]["fields"] if f["name"] == "email"][0]
+    email = next(f for f in cached.json()["streams"][0]["fields"] if f["name"] == "email")
     assert email["sensitivity"] == "restricted"
     bad = {
         "streams": {
