@@ -85,16 +85,36 @@ class StreamInfo:
 
 
 @dataclass(frozen=True)
+class RecordError:
+    """Why one record could not be used: its row in the source, the field if known, the reason.
+
+    Never carries the record's values: they may be restricted, and errors are kept and shown.
+    """
+
+    row: int | None
+    reason: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "a record"
+        return f"{where}, {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Batch:
     """Records read from a stream, and the state to resume after them.
 
     `state` is the checkpoint: once every record of this batch is stored, the sync engine
     commits `state` in the same transaction, and a later read given that state continues
     after these records. None means the stream has no resumable position yet.
+    `errors` are records the source could not parse (a malformed row), which a run reports
+    and goes past; `rows`, when the source numbers its records (files), holds each record's row.
     """
 
     records: list[dict[str, Any]]
     state: dict[str, Any] | None = None
+    errors: list[RecordError] = field(default_factory=list)
+    rows: list[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,134 @@
+"""A file opened as a source: its tables, discovered fields, and batches with row checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gatehouse.connectors.builtin.files.delimited import csv_table
+from gatehouse.connectors.builtin.files.detect import bad_file, decode, detect_format
+from gatehouse.connectors.builtin.files.documents import json_tables, jsonl_table
+from gatehouse.connectors.builtin.files.excel import excel_tables
+from gatehouse.connectors.builtin.files.infer import guess_key, guess_kind, infer_fields
+from gatehouse.connectors.builtin.files.tables import Table
+from gatehouse.connectors.protocol import Batch, RecordError, SchemaChanged, StreamInfo
+
+MAX_BYTES = 256 * 1024 * 1024
+SAMPLE_ROWS = 1000
+BATCH_SIZE = 2000
+
+
+class FileOptions(BaseModel):
+    """How to read a file; everything is detected when left out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["auto", "csv", "json", "jsonl", "excel"] = "auto"
+    encoding: str | None = Field(None, description="Text encoding; detected when left out.")
+    delimiter: str | None = Field(
+        None, min_length=1, max_length=1, description="CSV delimiter; detected when left out."
+    )
+    has_header: bool = Field(True, description="The CSV's first row names the columns.")
+    records_path: str | None = Field(
+        None, description="JSON: the dotted path to the array of records inside an object."
+    )
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """The tables of one file, read from its bytes."""
+
+    name: str
+    format: str
+    encoding: str | None
+    digest: str  # sha256 of the bytes: a checkpoint of another file does not apply
+    tables: dict[str, Table]
+
+    def table(self, stream: str) -> Table:
+        """The table called `stream`, or SchemaChanged naming the ones there are."""
+        try:
+            return self.tables[stream]
+        except KeyError:
+            known = ", ".join(repr(n) for n in self.tables) or "none"
+            raise SchemaChanged(f"{self.name} has no stream {stream!r}; it has {known}") from None
+
+    def discover(self) -> list[StreamInfo]:
+        """Each table as a stream, with fields typed from a sample of its records."""
+        streams = []
+        for table in self.tables.values():
+            sample = [r for _, r in islice(table.rows(), SAMPLE_ROWS) if isinstance(r, dict)]
+            names = table.columns if table.columns is not None else _keys(sample)
+            fields = infer_fields(names, sample)
+            streams.append(
+                StreamInfo(
+                    name=table.name,
+                    fields=fields,
+                    primary_key=guess_key(fields, sample),
+                    kind=guess_kind(names),
+                )
+            )
+        return streams
+
+    def batches(
+        self,
+        stream: str,
+        state: Mapping[str, Any] | None = None,
+        size: int = BATCH_SIZE,
+    ) -> Iterator[Batch]:
+        """Batches of `size` rows after the checkpoint `state` ({"row", "sha256"})."""
+        table = self.table(stream)
+        start = 0
+        if state and state.get("sha256") == self.digest:
+            start = int(state.get("row", 0))
+        records: list[dict[str, Any]] = []
+        rows: list[int] = []
+        errors: list[RecordError] = []
+        last = start
+        for number, row in table.rows():
+            if number <= start:
+                continue
+            last = number
+            if isinstance(row, dict):
+                records.append(row)
+                rows.append(number)
+            else:
+                errors.append(RecordError(number, row))
+            if len(records) + len(errors) >= size:
+                yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
+                records, rows, errors = [], [], []
+        if records or errors or last == start:
+            yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
+
+
+def open_source(name: str, data: bytes, options: FileOptions | None = None) -> FileSource:
+    """Open a file from its bytes (an upload or a file read by the caller); `name` gives hints."""
+    options = options or FileOptions()
+    if len(data) > MAX_BYTES:
+        raise bad_file(name, f"is larger than {MAX_BYTES // 2**20} MiB; split it")
+    if not data.strip():
+        raise bad_file(name, "is empty")
+    fmt = detect_format(name, data, options.format)
+    digest = hashlib.sha256(data).hexdigest()
+    if fmt == "excel":
+        tables, encoding = excel_tables(name, data), None
+    else:
+        content, encoding = decode(name, data, options.encoding)
+        if fmt == "csv":
+            tables = [
+                csv_table(name, content, delimiter=options.delimiter, has_header=options.has_header)
+            ]
+        elif fmt == "jsonl":
+            tables = [jsonl_table(name, content)]
+        else:
+            tables = json_tables(name, content, options.records_path)
+    return FileSource(name, fmt, encoding, digest, {t.name: t for t in tables})
+
+
+def _keys(sample: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Field names in the order the records first use them."""
+    return tuple(dict.fromkeys(key for record in sample for key in record))

@@ -1,0 +1,350 @@
+"""Compile a mapping spec once into closures: no per-record lookups of the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from gatehouse.connectors.transform import normalize as n
+from gatehouse.connectors.transform.checks import condition, leaves, reads_record, validator
+from gatehouse.connectors.transform.dates import to_date, to_datetime
+from gatehouse.connectors.transform.errors import Invalid, MappingError, SpecProblem
+from gatehouse.connectors.transform.expressions import expression, template
+from gatehouse.connectors.transform.paths import getter, parse_path
+from gatehouse.connectors.transform.pipeline import Output, Pipeline, Program
+from gatehouse.connectors.transform.spec import (
+    FieldSpec,
+    LookupOptions,
+    LookupTable,
+    StepSpec,
+    TransformSpec,
+    compile_pattern,
+)
+from gatehouse.connectors.transform.targets import (
+    attribute_path,
+    column,
+    external_id,
+    target_problems,
+)
+
+Source = Callable[[Mapping[str, Any]], Any]
+RecordStep = Callable[[Any, Mapping[str, Any]], Any]
+ABSENT = object()
+
+
+def compile_mapping(spec: Mapping[str, Any]) -> Pipeline:
+    """The pipeline for a spec; raises MappingError listing every problem with its JSON path."""
+    problems = target_problems(spec)
+    try:
+        model = TransformSpec.model_validate(spec)
+    except ValidationError as exc:
+        problems = [*problems, *_problems(exc)]
+        raise MappingError(_unique(problems)) from None
+    problems += _reference_problems(model)
+    if problems:
+        raise MappingError(_unique(problems))
+    return _pipeline(model)
+
+
+def _pipeline(spec: TransformSpec) -> Pipeline:
+    programs = [(target, _program(spec, target, field)) for target, field in spec.fields.items()]
+    keep = None
+    if spec.filter is not None:
+        test = condition(spec.filter, record_only=True)
+        keep = lambda record: test(record, None)  # noqa: E731
+    ident = _value(spec, spec.external_id) if spec.external_id is not None else None
+    return Pipeline(spec.kind, programs, _finish(spec, ident), keep, spec.on_error)
+
+
+def _finish(
+    spec: TransformSpec, ident: Source | None
+) -> Callable[[Mapping[str, Any], dict[str, Any], dict[str, Any]], Output]:
+    kind, has_attributes = spec.kind, any(attribute_path(spec.kind, t) for t in spec.fields)
+    resource_type = spec.type
+
+    def finish(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> Output:
+        key = external_id(ident(record)) if ident is not None else None
+        if key is None and kind != "membership":
+            raise Invalid("external_id is missing: the record has no value for it")
+        if kind == "identity":
+            if not data.get("user_name"):
+                raise Invalid("user_name is missing or empty")
+            if data.get("active", True) is None:
+                del data["active"]
+            data["external_id"] = key
+        elif kind == "group":
+            if not data.get("display_name"):
+                raise Invalid("display_name is missing or empty")
+            data["external_id"] = key
+        elif kind == "membership":
+            if not data.get("group") or not data.get("member"):
+                raise Invalid("a membership needs both group and member")
+            data = {
+                "group": data["group"],
+                "members": data["member"],
+                "member_kind": data.get("member_kind") or "identity",
+            }
+            return Output(kind, key, data)
+        else:
+            return Output(kind, key, {"type": resource_type, "key": key, "attributes": attrs})
+        if has_attributes:
+            data["attributes"] = attrs
+        return Output(kind, key, data)
+
+    return finish
+
+
+def _program(spec: TransformSpec, target: str, field: FieldSpec) -> Program:
+    """One closure doing a target's whole work, with no call it does not need."""
+    key = _plain_key(field)
+    read = _source(field)
+    steps = _steps(spec, field.steps)
+    plain = steps if not isinstance(steps, _RecordSteps) else None
+    with_record = steps.run if isinstance(steps, _RecordSteps) else None
+    checks = tuple(validator(v) for v in field.validate_) or None
+    fit = column(spec.kind, target)
+    when = condition(field.when, record_only=True) if field.when is not None else None
+    path = attribute_path(spec.kind, target)
+    store = _store(target, path) if path is not None and len(path) > 1 else None
+    slot, to_attributes = (path[0], True) if path is not None else (target, False)
+
+    def program(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
+        if when is not None and not when(record, None):
+            return
+        value = record.get(key) if key is not None else read(record)
+        if plain is not None:
+            value = plain(value)
+        elif with_record is not None:
+            value = with_record(value, record)
+        if checks is not None:
+            for check in checks:
+                check(value)
+        if fit is not None:
+            value = fit(value)
+        if store is not None:
+            store(data, attrs, value)
+        elif to_attributes:
+            attrs[slot] = value
+        else:
+            data[slot] = value
+
+    return program
+
+
+def _plain_key(field: FieldSpec) -> str | None:
+    """The record key a field reads when its path is one plain name."""
+    if field.source != "from_":
+        return None
+    segments = parse_path(str(field.from_))
+    return segments[0] if len(segments) == 1 and isinstance(segments[0], str) else None
+
+
+def _source(field: FieldSpec) -> Source:
+    """Where a field's value comes from: a path, a template, an expression or a constant."""
+    if field.source == "from_":
+        return getter(parse_path(str(field.from_)))
+    if field.source == "template":
+        return template(str(field.template))
+    if field.source == "expr":
+        return expression(str(field.expr))
+    constant = field.value
+    return lambda record: constant
+
+
+def _store(
+    target: str, path: tuple[str, ...]
+) -> Callable[[dict[str, Any], dict[str, Any], Any], None]:
+    """Write a nested attribute, making the objects on the way."""
+    *parents, last = path
+
+    def to_nested(data: dict[str, Any], attrs: dict[str, Any], value: Any) -> None:
+        node = attrs
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+
+    return to_nested
+
+
+def _value(spec: TransformSpec, field: FieldSpec) -> Source:
+    """A value computed like a field's (for the external id), without a target."""
+    steps = _steps(spec, field.steps)
+    checks = tuple(validator(v) for v in field.validate_)
+    read = _source(field)
+
+    def value(record: Mapping[str, Any]) -> Any:
+        result = read(record)
+        if isinstance(steps, _RecordSteps):
+            result = steps.run(result, record)
+        elif steps is not None:
+            result = steps(result)
+        for check in checks:
+            check(result)
+        return result
+
+    return value
+
+
+class _RecordSteps:
+    """Steps of which some `when` reads the record's fields: each gets (value, record)."""
+
+    def __init__(self, steps: list[RecordStep]) -> None:
+        self.steps = steps
+
+    @classmethod
+    def of(cls, compiled: list[n.Step | _RecordSteps]) -> _RecordSteps:
+        """Value-only steps ignore the record."""
+        return cls([s.run if isinstance(s, _RecordSteps) else _ignore_record(s) for s in compiled])
+
+    def run(self, value: Any, record: Mapping[str, Any]) -> Any:
+        """Apply the steps in order."""
+        for step in self.steps:
+            value = step(value, record)
+        return value
+
+
+def _ignore_record(step: n.Step) -> RecordStep:
+    return lambda value, record: step(value)
+
+
+def _steps(spec: TransformSpec, steps: list[StepSpec]) -> n.Step | _RecordSteps | None:
+    """One function for a list of steps; a _RecordSteps when some step reads the record."""
+    compiled = [_step(spec, step) for step in steps]
+    if any(isinstance(s, _RecordSteps) for s in compiled):
+        return _RecordSteps.of(compiled)
+    return n.chain([s for s in compiled if not isinstance(s, _RecordSteps)])
+
+
+def _step(spec: TransformSpec, step: StepSpec) -> n.Step | _RecordSteps:
+    """The function one step performs."""
+    op = step.op
+    simple: dict[str, n.Step] = {
+        "trim": n.trim,
+        "lower": n.lower,
+        "upper": n.upper,
+        "email": n.email,
+        "boolean": n.boolean,
+        "integer": n.integer,
+        "null_if_empty": n.null_if_empty,
+    }
+    if op in simple:
+        return simple[op]
+    if step.phone is not None:
+        return n.phone(step.phone.region)
+    if step.date is not None:
+        return to_date(step.date.formats, step.date.timezone)
+    if step.datetime is not None:
+        return to_datetime(step.datetime.formats, step.datetime.timezone)
+    if step.split is not None:
+        return n.split(step.split.separator, keep_empty=step.split.keep_empty)
+    if step.join is not None:
+        return n.join(step.join.separator)
+    if step.replace is not None:
+        pattern, replacement = compile_pattern(step.replace.pattern), step.replace.with_
+        return n.per_item(lambda value: pattern.sub(replacement, n.text(value)))
+    if step.lookup is not None:
+        return _lookup(spec, step.lookup)
+    if op == "default":
+        return n.default(step.default)
+    return _when(spec, step)
+
+
+def _when(spec: TransformSpec, step: StepSpec) -> n.Step | _RecordSteps:
+    assert step.when is not None
+    test = condition(step.when, record_only=False)
+    then = _steps(spec, step.then or []) or _same
+    other = _steps(spec, step.else_ or []) or _same
+    if not (reads_record(step.when) or _RecordSteps in (type(then), type(other))):
+        then_v, other_v = cast(n.Step, then), cast(n.Step, other)
+        return lambda value: then_v(value) if test(None, value) else other_v(value)
+    then_r, other_r = _RecordSteps.of([then]).run, _RecordSteps.of([other]).run
+
+    def branch(value: Any, record: Mapping[str, Any]) -> Any:
+        return then_r(value, record) if test(record, value) else other_r(value, record)
+
+    return _RecordSteps([branch])
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _lookup(spec: TransformSpec, options: LookupOptions) -> n.Step:
+    source: LookupTable | LookupOptions = (
+        spec.lookups[options.use] if options.use is not None else options
+    )
+    fold = source.case_insensitive
+    table = {(k.casefold() if fold else k): v for k, v in (source.table or {}).items()}
+    has_default = "default" in source.model_fields_set
+    fallback = source.default
+
+    def look(value: Any) -> Any:
+        key = n.text(value)
+        found = table.get(key.casefold() if fold else key, ABSENT)
+        if found is ABSENT:
+            if has_default:
+                return fallback
+            raise Invalid("has no entry in the lookup table (add one, or give it a default)")
+        return found
+
+    return n.per_item(look)
+
+
+def _reference_problems(spec: TransformSpec) -> list[SpecProblem]:
+    """Lookups used but not defined; record conditions that name no field."""
+    problems = []
+    record_conditions = [("filter", spec.filter)] + [
+        (f"fields.{t}.when", f.when) for t, f in spec.fields.items()
+    ]
+    for path, cond in record_conditions:
+        if cond is not None and any(leaf.field is None for leaf in leaves(cond)):
+            problems.append(SpecProblem(path, "every test here needs `field`: the path it reads"))
+    for target, field in spec.fields.items():
+        for index, step in _walk(field.steps, f"fields.{target}.steps"):
+            if step.lookup is not None and step.lookup.use not in (None, *spec.lookups):
+                known = ", ".join(spec.lookups) or "none defined"
+                problems.append(
+                    SpecProblem(f"{index}.lookup", f"no lookup named {step.lookup.use!r} ({known})")
+                )
+    return problems
+
+
+def _walk(steps: list[StepSpec], path: str) -> list[tuple[str, StepSpec]]:
+    found = []
+    for i, step in enumerate(steps):
+        found.append((f"{path}[{i}]", step))
+        found += _walk(step.then or [], f"{path}[{i}].then")
+        found += _walk(step.else_ or [], f"{path}[{i}].else")
+    return found
+
+
+def _problems(exc: ValidationError) -> list[SpecProblem]:
+    found = []
+    for error in exc.errors():
+        loc = error["loc"]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}" + _known_keys(loc)
+        elif error["type"] in ("model_type", "dict_type"):
+            message = "expected an object" + (" or a name" if _in_list(loc) else "")
+        found.append(SpecProblem(path, message))
+    return found
+
+
+def _in_list(loc: tuple[int | str, ...]) -> bool:
+    return len(loc) >= 2 and isinstance(loc[-1], int) and loc[-2] in ("steps", "validate", "then")
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 3 and isinstance(loc[-2], int) and loc[-3] in ("steps", "then", "else"):
+        return "; steps are: " + ", ".join(StepSpec.OPS)
+    if len(loc) >= 3 and isinstance(loc[-2], int) and loc[-3] == "validate":
+        return "; validators are: required, email, regex, one_of, length, range"
+    return ""
+
+
+def _unique(problems: list[SpecProblem]) -> list[SpecProblem]:
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,146 @@
+"""What each kind of record may be mapped to, and how values are fitted to the store's columns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gatehouse.connectors.transform.errors import Invalid, SpecProblem
+from gatehouse.connectors.transform.normalize import boolean, kind_of, text
+from gatehouse.identity.schemas import IDENTITY_COLUMNS, GroupData, IdentityData
+
+Coerce = Callable[[Any], Any]
+ATTRIBUTES = "attributes"
+MEMBERSHIP_TARGETS = ("group", "member", "member_kind")
+MEMBER_KINDS = ("identity", "group")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+# Targets each kind must map, and which kinds need an external id and a resource type.
+REQUIRED = {
+    "identity": ("user_name",),
+    "group": ("display_name",),
+    "membership": ("group", "member"),
+}
+COLUMNS = {
+    "identity": tuple(c for c in IDENTITY_COLUMNS if c != "external_id"),
+    "group": ("display_name",),
+    "membership": MEMBERSHIP_TARGETS,
+    "resource": (),
+}
+
+
+def _max_length(model: type[IdentityData | GroupData], name: str) -> int | None:
+    for meta in model.model_fields[name].metadata:
+        limit = getattr(meta, "max_length", None)
+        if limit is not None:
+            return int(limit)
+    return None
+
+
+def string_column(name: str, max_length: int | None) -> Coerce:
+    """Fit a value to a text column: numbers become text; objects, lists and booleans do not."""
+
+    def coerce(value: Any) -> str | None:
+        if type(value) is str and (max_length is None or len(value) <= max_length):
+            return value
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise Invalid(f"{name} must be text, got {kind_of(value)}")
+        fitted = text(value)
+        if max_length is not None and len(fitted) > max_length:
+            raise Invalid(f"{name} is longer than {max_length} characters")
+        return fitted
+
+    return coerce
+
+
+def _member_kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    kind = text(value).strip().lower()
+    if kind not in MEMBER_KINDS:
+        raise Invalid("member_kind must be identity or group")
+    return kind
+
+
+def _members(value: Any) -> list[str] | None:
+    items = value if isinstance(value, list) else [value]
+    members = [m for m in (_member(item) for item in items) if m]
+    return members or None
+
+
+_member = string_column("member", 256)
+
+
+def column(kind: str, name: str) -> Coerce | None:
+    """The coercion a column of `kind` applies to its value (None for attributes)."""
+    if kind == "identity" and name == "active":
+        return boolean
+    if kind == "identity" and name in COLUMNS["identity"]:
+        return string_column(name, _max_length(IdentityData, name))
+    if kind == "group" and name == "display_name":
+        return string_column(name, _max_length(GroupData, name))
+    if kind == "membership":
+        return {"member_kind": _member_kind, "member": _members}.get(name) or string_column(
+            name, 256
+        )
+    return None
+
+
+_external_id = string_column("external_id", 256)
+
+
+def external_id(value: Any) -> str | None:
+    """An external id as text, or None when the record has none."""
+    coerced = _external_id(value)
+    return coerced.strip() or None if coerced is not None else None
+
+
+def attribute_path(kind: str, target: str) -> tuple[str, ...] | None:
+    """The path under `attributes` a target writes to, or None for a column."""
+    if target in COLUMNS[kind]:
+        return None
+    parts = target.split(".")
+    return tuple(parts[1:]) if parts[0] == ATTRIBUTES else tuple(parts)
+
+
+def target_problems(raw: Mapping[str, Any]) -> list[SpecProblem]:
+    """Problems with the targets of a raw spec for its kind, found even when the rest is invalid."""
+    kind, fields = raw.get("kind"), raw.get("fields")
+    if kind not in COLUMNS or not isinstance(fields, dict):
+        return []
+    problems = [SpecProblem(f"fields.{t}", m) for t, m in _name_problems(kind, fields)]
+    missing = [t for t in REQUIRED.get(kind, ()) if t not in fields]
+    if missing:
+        problems.append(SpecProblem("fields", f"a {kind} mapping must map {', '.join(missing)}"))
+    if kind != "membership" and raw.get("external_id") is None:
+        problems.append(
+            SpecProblem(
+                "external_id",
+                f"a {kind} mapping needs `external_id`: the source field (or a template) that "
+                "identifies the record in its source",
+            )
+        )
+    if kind == "resource" and not raw.get("type"):
+        problems.append(SpecProblem("type", "a resource mapping needs `type`, e.g. repository"))
+    if kind != "resource" and "type" in raw:
+        problems.append(SpecProblem("type", f"`type` is for resources, not a {kind} mapping"))
+    return problems
+
+
+def _name_problems(kind: str, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    for target in fields:
+        parts = target.split(".")
+        if target in ("external_id", ATTRIBUTES):
+            found.append((target, f"`{target}` is not a field target; see the spec's top level"))
+        elif not all(_NAME.fullmatch(p) for p in parts):
+            found.append((target, "a target is a name or dotted names of letters, digits, _ and -"))
+        elif kind == "membership" and target not in MEMBERSHIP_TARGETS:
+            found.append((target, "memberships map only group, member and member_kind"))
+        elif kind == "resource" and target in ("type", "key"):
+            found.append((target, "a resource's type is the spec's `type`; its key is external_id"))
+        elif len(parts) > 1 and parts[0] != ATTRIBUTES:
+            found.append((target, f"nested targets go under attributes: attributes.{target}"))
+    return found
