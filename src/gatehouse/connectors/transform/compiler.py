@@ -30,6 +30,9 @@ from gatehouse.connectors.transform.targets import (
 )
 
 Source = Callable[[Mapping[str, Any]], Any]
+Attrs = dict[str, Any]
+Finish = Callable[[Mapping[str, Any], dict[str, Any], Attrs], Output]
+MISSING_ID = "external_id is missing: the record has no value for it"
 RecordStep = Callable[[Any, Mapping[str, Any]], Any]
 ABSENT = object()
 
@@ -54,41 +57,53 @@ def _pipeline(spec: TransformSpec) -> Pipeline:
     if spec.filter is not None:
         test = condition(spec.filter, record_only=True)
         keep = lambda record: test(record, None)  # noqa: E731
-    ident = _value(spec, spec.external_id) if spec.external_id is not None else None
-    return Pipeline(spec.kind, programs, _finish(spec, ident), keep, spec.on_error)
+    return Pipeline(spec.kind, programs, _finish(spec), keep, spec.on_error)
 
 
-def _finish(
-    spec: TransformSpec, ident: Source | None
-) -> Callable[[Mapping[str, Any], dict[str, Any], dict[str, Any]], Output]:
-    kind, has_attributes = spec.kind, any(attribute_path(spec.kind, t) for t in spec.fields)
-    resource_type = spec.type
+def _identifier(spec: TransformSpec) -> Source:
+    """The record's external id as trimmed text, or None."""
+    if spec.external_id is None:
+        return lambda record: None
+    read, transform, with_record = _parts(spec, spec.external_id, None)
+    if transform is None and with_record is None:
 
-    def finish(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> Output:
-        key = external_id(ident(record)) if ident is not None else None
-        if key is None and kind != "membership":
-            raise Invalid("external_id is missing: the record has no value for it")
-        if kind == "identity":
-            if not data.get("user_name"):
-                raise Invalid("user_name is missing or empty")
-            if data.get("active", True) is None:
-                del data["active"]
-            data["external_id"] = key
-        elif kind == "group":
-            if not data.get("display_name"):
-                raise Invalid("display_name is missing or empty")
-            data["external_id"] = key
-        elif kind == "membership":
-            if not data.get("group") or not data.get("member"):
-                raise Invalid("a membership needs both group and member")
-            data = {
-                "group": data["group"],
-                "members": data["member"],
-                "member_kind": data.get("member_kind") or "identity",
-            }
-            return Output(kind, key, data)
-        else:
+        def plain(record: Mapping[str, Any]) -> str | None:
+            value = read(record)
+            if type(value) is str and 0 < len(value) <= 256 and not value[0].isspace():
+                return value.rstrip() or None
+            return external_id(value)
+
+        return plain
+    return lambda record: external_id(_produce(read, transform, with_record, record))
+
+
+def _finish(spec: TransformSpec) -> Finish:
+    """What completes a record of the spec's kind: its id, required targets, its data's shape."""
+    ident, kind = _identifier(spec), spec.kind
+    has_attributes = any(attribute_path(kind, t) for t in spec.fields)
+    required = "user_name" if kind == "identity" else "display_name"
+    if kind == "membership":
+        return _membership(ident)
+    if kind == "resource":
+        resource_type = spec.type
+
+        def resource(record: Mapping[str, Any], data: dict[str, Any], attrs: Attrs) -> Output:
+            key = ident(record)
+            if key is None:
+                raise Invalid(MISSING_ID)
             return Output(kind, key, {"type": resource_type, "key": key, "attributes": attrs})
+
+        return resource
+
+    def finish(record: Mapping[str, Any], data: dict[str, Any], attrs: Attrs) -> Output:
+        key = ident(record)
+        if key is None:
+            raise Invalid(MISSING_ID)
+        if not data.get(required):
+            raise Invalid(f"{required} is missing or empty")
+        if "active" in data and data["active"] is None:
+            del data["active"]  # unknown: the store keeps its default
+        data["external_id"] = key
         if has_attributes:
             data["attributes"] = attrs
         return Output(kind, key, data)
@@ -96,49 +111,94 @@ def _finish(
     return finish
 
 
+def _membership(ident: Source) -> Finish:
+    def membership(record: Mapping[str, Any], data: dict[str, Any], attrs: Attrs) -> Output:
+        if not data.get("group") or not data.get("member"):
+            raise Invalid("a membership needs both group and member")
+        members = {
+            "group": data["group"],
+            "members": data["member"],
+            "member_kind": data.get("member_kind") or "identity",
+        }
+        return Output("membership", ident(record), members)
+
+    return membership
+
+
 def _program(spec: TransformSpec, target: str, field: FieldSpec) -> Program:
-    """One closure doing a target's whole work, with no call it does not need."""
-    key = _plain_key(field)
-    read = _source(field)
-    steps = _steps(spec, field.steps)
-    plain = steps if not isinstance(steps, _RecordSteps) else None
-    with_record = steps.run if isinstance(steps, _RecordSteps) else None
-    checks = tuple(validator(v) for v in field.validate_) or None
-    fit = column(spec.kind, target)
-    when = condition(field.when, record_only=True) if field.when is not None else None
+    """One closure doing a target's whole work, with no call or test it does not need."""
+    read, transform, with_record = _parts(spec, field, column(spec.kind, target))
     path = attribute_path(spec.kind, target)
-    store = _store(target, path) if path is not None and len(path) > 1 else None
-    slot, to_attributes = (path[0], True) if path is not None else (target, False)
+    if path is not None and len(path) > 1:
+        nested = _store(path)
+        program: Program = lambda record, data, attrs: nested(  # noqa: E731
+            data, attrs, _produce(read, transform, with_record, record)
+        )
+    elif with_record is not None or transform is None:
+        slot, attribute = (path[0], True) if path is not None else (target, False)
 
-    def program(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
-        if when is not None and not when(record, None):
-            return
-        value = record.get(key) if key is not None else read(record)
-        if plain is not None:
-            value = plain(value)
-        elif with_record is not None:
-            value = with_record(value, record)
-        if checks is not None:
-            for check in checks:
-                check(value)
-        if fit is not None:
-            value = fit(value)
-        if store is not None:
-            store(data, attrs, value)
-        elif to_attributes:
-            attrs[slot] = value
-        else:
-            data[slot] = value
+        def program(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
+            (attrs if attribute else data)[slot] = _produce(read, transform, with_record, record)
 
-    return program
+    elif path is not None:
+        key = path[0]
+
+        def program(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
+            attrs[key] = transform(read(record))
+
+    else:
+
+        def program(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
+            data[target] = transform(read(record))
+
+    if field.when is None:
+        return program
+    when, then = condition(field.when, record_only=True), program
+
+    def conditional(record: Mapping[str, Any], data: dict[str, Any], attrs: dict[str, Any]) -> None:
+        if when(record, None):
+            then(record, data, attrs)
+
+    return conditional
 
 
-def _plain_key(field: FieldSpec) -> str | None:
-    """The record key a field reads when its path is one plain name."""
-    if field.source != "from_":
-        return None
-    segments = parse_path(str(field.from_))
-    return segments[0] if len(segments) == 1 and isinstance(segments[0], str) else None
+def _produce(
+    read: Source,
+    transform: n.Step | None,
+    with_record: RecordStep | None,
+    record: Mapping[str, Any],
+) -> Any:
+    value = read(record)
+    if with_record is not None:
+        return with_record(value, record)
+    return value if transform is None else transform(value)
+
+
+def _parts(
+    spec: TransformSpec, field: FieldSpec, fit: n.Step | None
+) -> tuple[Source, n.Step | None, RecordStep | None]:
+    """How to read the value, and one function for its steps, validators and column fit."""
+    read = _source(field)
+    compiled = [_step(spec, step) for step in field.steps]
+    tail = [_passing(validator(v)) for v in field.validate_] + ([fit] if fit is not None else [])
+    plain = [s for s in compiled if not isinstance(s, _RecordSteps)]
+    if len(plain) == len(compiled):
+        return read, n.chain(plain + tail), None
+    first = _RecordSteps.of(compiled).run
+    rest = n.chain(tail)
+    if rest is None:
+        return read, None, first
+    return read, None, lambda value, record: rest(first(value, record))
+
+
+def _passing(check: Callable[[Any], None]) -> n.Step:
+    """A validator as a step: it checks the value and passes it on."""
+
+    def step(value: Any) -> Any:
+        check(value)
+        return value
+
+    return step
 
 
 def _source(field: FieldSpec) -> Source:
@@ -153,9 +213,7 @@ def _source(field: FieldSpec) -> Source:
     return lambda record: constant
 
 
-def _store(
-    target: str, path: tuple[str, ...]
-) -> Callable[[dict[str, Any], dict[str, Any], Any], None]:
+def _store(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any], Any], None]:
     """Write a nested attribute, making the objects on the way."""
     *parents, last = path
 
@@ -166,25 +224,6 @@ def _store(
         node[last] = value
 
     return to_nested
-
-
-def _value(spec: TransformSpec, field: FieldSpec) -> Source:
-    """A value computed like a field's (for the external id), without a target."""
-    steps = _steps(spec, field.steps)
-    checks = tuple(validator(v) for v in field.validate_)
-    read = _source(field)
-
-    def value(record: Mapping[str, Any]) -> Any:
-        result = read(record)
-        if isinstance(steps, _RecordSteps):
-            result = steps.run(result, record)
-        elif steps is not None:
-            result = steps(result)
-        for check in checks:
-            check(result)
-        return result
-
-    return value
 
 
 class _RecordSteps:

@@ -90,8 +90,15 @@ def parse_template(template: str) -> list[str | tuple[str, Any]]:
 def template(source: str) -> Compute:
     """Render `source` per record; None when every placeholder is missing."""
     parts = parse_template(source)
+    placeholders = [part for part in parts if isinstance(part, tuple)]
+    # The usual case: every value present as text, rendered by one str.format call.
+    layout = "".join(
+        "{}" if isinstance(part, tuple) else part.replace("{", "{{").replace("}", "}}")
+        for part in parts
+    )
+    reads = [read for _, read in placeholders]
 
-    def render(record: Mapping[str, Any]) -> str | None:
+    def slow(record: Mapping[str, Any]) -> str | None:
         out: list[str] = []
         found = False
         for part in parts:
@@ -107,6 +114,13 @@ def template(source: str) -> Compute:
                 raise Invalid(f"placeholder {{{part[0]}}} is not text") from None
             found = True
         return "".join(out) if found else None
+
+    def render(record: Mapping[str, Any]) -> str | None:
+        values = [read(record) for read in reads]
+        for value in values:
+            if type(value) is not str or not value:
+                return slow(record)
+        return layout.format(*values)
 
     return render
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from operator import methodcaller
 from typing import Any
 
 Segment = str | int
@@ -46,8 +47,7 @@ def parse_path(path: str) -> tuple[Segment, ...]:
 def getter(segments: tuple[Segment, ...]) -> Getter:
     """A function reading `segments` from a record; anything missing on the way gives None."""
     if len(segments) == 1 and isinstance(segments[0], str):
-        key = segments[0]
-        return lambda record: record.get(key)
+        return methodcaller("get", segments[0])  # a C call: no Python frame per read
 
     def get(record: Mapping[str, Any]) -> Any:
         value: Any = record

@@ -68,7 +68,8 @@ class Pipeline:
     ) -> None:
         self.kind = kind
         self.on_error: Strategy = on_error
-        self._programs = programs
+        self._programs = [program for _, program in programs]
+        self._targets = {program: target for target, program in programs}
         self._finish = finish
         self._keep = keep
 
@@ -80,13 +81,13 @@ class Pipeline:
         data: dict[str, Any] = {}
         attributes: dict[str, Any] = {}
         errors: list[RecordError] | None = None
-        for target, program in self._programs:
+        for program in self._programs:
             try:
                 program(record, data, attributes)
             except Invalid as exc:
                 if errors is None:
                     errors = []
-                errors.append(RecordError(row, str(exc), target))
+                errors.append(RecordError(row, str(exc), self._targets[program]))
         try:
             output = self._finish(record, data, attributes)
         except Invalid as exc:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from gatehouse.connectors.transform.errors import Invalid, SpecProblem
-from gatehouse.connectors.transform.normalize import boolean, kind_of, text
+from gatehouse.connectors.transform.normalize import TEXT_LIMITS, boolean, kind_of, text
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, GroupData, IdentityData
 
 Coerce = Callable[[Any], Any]
@@ -37,6 +38,7 @@ def _max_length(model: type[IdentityData | GroupData], name: str) -> int | None:
     return None
 
 
+@cache  # one function per column, so TEXT_LIMITS stays small however many specs compile
 def string_column(name: str, max_length: int | None) -> Coerce:
     """Fit a value to a text column: numbers become text; objects, lists and booleans do not."""
 
@@ -52,6 +54,7 @@ def string_column(name: str, max_length: int | None) -> Coerce:
             raise Invalid(f"{name} is longer than {max_length} characters")
         return fitted
 
+    TEXT_LIMITS[coerce] = max_length if max_length is not None else 1 << 62
     return coerce
 
 
@@ -110,22 +113,25 @@ def target_problems(raw: Mapping[str, Any]) -> list[SpecProblem]:
     kind, fields = raw.get("kind"), raw.get("fields")
     if kind not in COLUMNS or not isinstance(fields, dict):
         return []
+    article = "an" if kind == "identity" else "a"
     problems = [SpecProblem(f"fields.{t}", m) for t, m in _name_problems(kind, fields)]
     missing = [t for t in REQUIRED.get(kind, ()) if t not in fields]
     if missing:
-        problems.append(SpecProblem("fields", f"a {kind} mapping must map {', '.join(missing)}"))
+        needed = ", ".join(missing)
+        problems.append(SpecProblem("fields", f"{article} {kind} mapping must map {needed}"))
     if kind != "membership" and raw.get("external_id") is None:
         problems.append(
             SpecProblem(
                 "external_id",
-                f"a {kind} mapping needs `external_id`: the source field (or a template) that "
-                "identifies the record in its source",
+                f"{article} {kind} mapping needs `external_id`: the source field (or a "
+                "template) that identifies the record in its source",
             )
         )
     if kind == "resource" and not raw.get("type"):
         problems.append(SpecProblem("type", "a resource mapping needs `type`, e.g. repository"))
     if kind != "resource" and "type" in raw:
-        problems.append(SpecProblem("type", f"`type` is for resources, not a {kind} mapping"))
+        message = f"`type` is for resources, not {article} {kind} mapping"
+        problems.append(SpecProblem("type", message))
     return problems
 
 
@@ -141,6 +147,7 @@ def _name_problems(kind: str, fields: Mapping[str, Any]) -> list[tuple[str, str]
             found.append((target, "memberships map only group, member and member_kind"))
         elif kind == "resource" and target in ("type", "key"):
             found.append((target, "a resource's type is the spec's `type`; its key is external_id"))
-        elif len(parts) > 1 and parts[0] != ATTRIBUTES:
-            found.append((target, f"nested targets go under attributes: attributes.{target}"))
+        elif len(parts) > 1 and parts[0] in COLUMNS[kind]:
+            message = f"{parts[0]} is a column, not an object; use attributes.{target}"
+            found.append((target, message))
     return found

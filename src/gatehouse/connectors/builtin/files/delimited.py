@@ -42,30 +42,37 @@ def csv_table(
         else tuple(f"column_{i}" for i in range(1, len(first) + 1))
     )
 
+    width = len(columns)
+
     def rows() -> Iterator[Row]:
         reader = csv.reader(io.StringIO(content), delimiter=sep, strict=True)
         number = 0
         skip_header = has_header
         while True:
             try:
-                cells = next(reader)
-            except StopIteration:
+                for cells in reader:
+                    if len(cells) == width and not skip_header:
+                        number += 1
+                        yield number, dict(zip(columns, cells, strict=True))
+                    elif not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue  # a blank line
+                    elif skip_header:
+                        skip_header = False
+                    else:
+                        number += 1
+                        fitted = fit_row(columns, cells)
+                        yield (
+                            number,
+                            (
+                                fitted
+                                if isinstance(fitted, dict)
+                                else f"line {reader.line_num}: {fitted}"
+                            ),
+                        )
                 return
-            except csv.Error as exc:
+            except csv.Error as exc:  # the reader goes on with the next line
                 number += 1
                 yield number, f"line {reader.line_num}: malformed CSV ({exc})"
-                continue
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # blank line
-            if skip_header:
-                skip_header = False
-                continue
-            number += 1
-            fitted = fit_row(columns, cells)
-            yield (
-                number,
-                fitted if isinstance(fitted, dict) else f"line {reader.line_num}: {fitted}",
-            )
 
     return Table(PurePath(name).stem or name, columns, rows)
 

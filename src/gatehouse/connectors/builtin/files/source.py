@@ -88,19 +88,18 @@ class FileSource:
         records: list[dict[str, Any]] = []
         rows: list[int] = []
         errors: list[RecordError] = []
-        last = start
-        for number, row in table.rows():
-            if number <= start:
-                continue
+        last = mark = start
+        for number, row in islice(table.rows(), start, None):
             last = number
-            if isinstance(row, dict):
+            if type(row) is dict:
                 records.append(row)
                 rows.append(number)
             else:
-                errors.append(RecordError(number, row))
-            if len(records) + len(errors) >= size:
+                errors.append(RecordError(number, str(row)))
+            if number - mark >= size:
                 yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
                 records, rows, errors = [], [], []
+                mark = number
         if records or errors or last == start:
             yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
 
