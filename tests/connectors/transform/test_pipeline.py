@@ -475,6 +475,11 @@ def test_batches_keep_checkpoints_rows_and_source_errors() -> None:
     assert [o.external_id for o in second.outputs] == ["4"]
     with pytest.raises(TransformFailed, match="malformed"):
         list(pipeline.batches(batches, on_error="fail"))
+    earlier = [
+        Batch([{"id": 1}, {"id": 3, "login": "c"}], None, [RecordError(2, "malformed")], [1, 3])
+    ]
+    with pytest.raises(TransformFailed, match="row 1: user_name is missing"):
+        list(pipeline.batches(earlier, on_error="fail"))
 
 
 def test_one_pipeline_serves_many_threads() -> None:

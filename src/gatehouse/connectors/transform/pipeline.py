@@ -129,13 +129,18 @@ class Pipeline:
         strategy = on_error or self.on_error
         seen = 0
         for batch in batches:
-            if batch.errors and strategy == "fail":
-                raise TransformFailed(batch.errors)
             rows = batch.rows
             if rows is None:
                 rows = list(range(seen + 1, seen + 1 + len(batch.records)))
+            if batch.errors and strategy == "fail":
+                # Fail at the first bad row in file order: a record before it may fail first.
+                first = batch.errors[0].row or 0
+                before = [(r, n) for r, n in zip(batch.records, rows, strict=True) if n < first]
+                self.run([r for r, _ in before], [n for _, n in before], strategy)
+                raise TransformFailed(batch.errors[:1])
             done = self.run(batch.records, rows, strategy)
-            done.errors[:0] = batch.errors
+            if batch.errors:
+                done.errors = sorted([*batch.errors, *done.errors], key=lambda e: e.row or 0)
             done.state = batch.state
             done.rows += len(batch.errors)
             seen += done.rows

@@ -89,11 +89,20 @@ def decode(name: str, data: bytes, encoding: str | None = None) -> tuple[str, st
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data[:SAMPLE]).best()
-    candidates = [best.encoding] if best is not None else []
+    candidates = _guesses(data[:SAMPLE])
     for codec in (*candidates, "cp1252", "latin-1"):
         try:
             return data.decode(codec), codec
         except (UnicodeDecodeError, LookupError):
             continue
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _guesses(sample: bytes) -> list[str]:
+    """charset-normalizer's best encodings; among equals, cp1252 (Excel's Western CSVs) first."""
+    results = charset_normalizer.from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return []
+    tied = [m.encoding for m in results if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return ["cp1252"] if "cp1252" in tied else [best.encoding]

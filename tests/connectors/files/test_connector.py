@@ -1,0 +1,166 @@
+"""The `file` connector: the protocol over a tenant's import directory, and import_batches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatehouse.config import load_settings
+from gatehouse.connectors.builtin.files import FileConnector, import_batches
+from gatehouse.connectors.protocol import (
+    Batch,
+    CheckFailure,
+    Connector,
+    ConnectorError,
+    RecordError,
+    SchemaChanged,
+    SyncMode,
+)
+from gatehouse.connectors.registry import connector_type
+from gatehouse.connectors.transform import MappingError, TransformFailed
+
+CSV = "employee_number,login,mail\nE1,Ada,ada@x.io\nE2,Bob,not-an-address\nE3,Cy,cy@x.io\nE4\n"
+MAPPING: dict[str, Any] = {
+    "kind": "identity",
+    "external_id": "employee_number",
+    "fields": {
+        "user_name": {"from": "login", "steps": ["lower"]},
+        "email": {"from": "mail", "steps": ["email"]},
+    },
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A tenant's import directory with a CSV, a workbook-named text file and a secret beside it."""
+    tenant = tmp_path / "imports" / "t1"
+    (tenant / "hr").mkdir(parents=True)
+    (tenant / "hr" / "people.csv").write_text(CSV)
+    (tenant / "fake.xlsx").write_text(CSV)
+    (tmp_path / "imports" / "t2").mkdir()
+    (tmp_path / "imports" / "t2" / "other.csv").write_text(CSV)
+    (tmp_path / "master.key").write_text("secret")
+    return tenant
+
+
+async def read_all(
+    connector: FileConnector, config: dict[str, Any], stream: str, state: Any = None
+) -> list[Batch]:
+    """Every batch of a read."""
+    return [b async for b in connector.read(config, stream, SyncMode.full_refresh, state)]
+
+
+def test_registered_under_file_and_implements_the_protocol(tmp_path: Path) -> None:
+    assert connector_type("file") is FileConnector
+    assert isinstance(FileConnector(tmp_path), Connector)
+    spec = FileConnector.spec()
+    assert spec["required"] == ["path"]
+    assert set(spec["properties"]) == {
+        "path", "format", "encoding", "delimiter", "has_header", "records_path"
+    }  # fmt: skip
+    assert not any(p.get("x-secret") for p in spec["properties"].values())
+
+
+def test_for_tenant_reads_only_that_tenants_directory(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    assert FileConnector.for_tenant(settings, "t1").root == tmp_path / "imports" / "t1"
+
+
+async def test_check_discover_and_read(root: Path) -> None:
+    connector = FileConnector(root)
+    config = {"path": "hr/people.csv"}
+    result = await connector.check(config)
+    assert result.ok, result.message
+    assert result.message == "read people.csv as csv: 1 stream(s) (people)"
+    assert result.details == {"format": "csv", "encoding": "utf-8"}
+    (stream,) = await connector.discover(config)
+    assert [f.name for f in stream.fields] == ["employee_number", "login", "mail"]
+    assert stream.primary_key == ("employee_number",)
+    (batch,) = await read_all(connector, config, "people")
+    assert [r["login"] for r in batch.records] == ["Ada", "Bob", "Cy"]
+    assert batch.errors == [RecordError(4, "line 5: has 1 cells but the header names 3 columns")]
+    assert batch.state is not None and batch.state["row"] == 4
+    assert await read_all(connector, config, "people", batch.state) == [
+        Batch([], batch.state, [], [])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "failure", "message"),
+    [
+        ("../t2/other.csv", CheckFailure.permission, "outside the import directory"),
+        ("../../master.key", CheckFailure.permission, "outside the import directory"),
+        ("/etc/passwd", CheckFailure.permission, "outside the import directory"),
+        (".", CheckFailure.permission, "outside the import directory"),
+        ("hr", CheckFailure.config, "is a directory"),
+        ("missing.csv", CheckFailure.config, "missing.csv does not exist"),
+        ("fake.xlsx", CheckFailure.config, "not one"),
+        ("", CheckFailure.config, "give `path`"),
+    ],
+)
+async def test_check_says_what_is_wrong(
+    root: Path, path: str, failure: CheckFailure, message: str
+) -> None:
+    result = await FileConnector(root).check({"path": path})
+    assert not result.ok
+    assert result.failure is failure
+    assert message in result.message
+
+
+async def test_symlinks_out_of_the_directory_are_refused(root: Path) -> None:
+    os.symlink(root.parent.parent / "master.key", root / "key.csv")
+    result = await FileConnector(root).check({"path": "key.csv"})
+    assert result.failure is CheckFailure.permission
+
+
+async def test_bad_options_incremental_reads_unknown_streams_and_no_root(root: Path) -> None:
+    connector = FileConnector(root)
+    result = await connector.check({"path": "hr/people.csv", "delimiter": ";;", "color": "red"})
+    assert result.failure is CheckFailure.config
+    assert "delimiter" in result.message and "color" in result.message
+    with pytest.raises(ConnectorError, match="full_refresh"):
+        await anext(connector.read({"path": "hr/people.csv"}, "people", SyncMode.incremental, None))
+    with pytest.raises(SchemaChanged, match="has no stream 'staff'; it has 'people'"):
+        await read_all(connector, {"path": "hr/people.csv"}, "staff")
+    unrooted = await FileConnector().check({"path": "hr/people.csv"})
+    assert unrooted.failure is CheckFailure.config
+    assert "no import directory" in unrooted.message
+
+
+async def test_a_file_too_big_is_refused_before_reading(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gatehouse.connectors.builtin.files.connector.MAX_BYTES", 10)
+    result = await FileConnector(root).check({"path": "hr/people.csv"})
+    assert result.failure is CheckFailure.config
+    assert "larger than" in result.message
+
+
+def test_import_batches_transforms_and_reports_rows() -> None:
+    (batch,) = import_batches("people.csv", CSV.encode(), MAPPING)
+    assert [o.data["user_name"] for o in batch.outputs] == ["ada", "cy"]
+    assert batch.errors == [
+        RecordError(2, "not an e-mail address (no local part, '@' and domain)", "email"),
+        RecordError(4, "line 5: has 1 cells but the header names 3 columns"),
+    ]
+    assert batch.rows == 4
+    assert batch.state is not None and batch.state["row"] == 4
+    small = list(import_batches("people.csv", CSV.encode(), MAPPING, batch_size=2))
+    assert [len(b.outputs) for b in small] == [1, 1]
+    resumed = list(import_batches("people.csv", CSV.encode(), MAPPING, state=small[0].state))
+    assert [o.external_id for b in resumed for o in b.outputs] == ["E3"]
+
+
+def test_import_batches_fails_early_or_at_the_first_bad_row() -> None:
+    with pytest.raises(MappingError):
+        import_batches("people.csv", CSV.encode(), {"kind": "identity", "fields": {}})
+    with pytest.raises(ConnectorError, match="is empty"):
+        import_batches("people.csv", b"", MAPPING)
+    with pytest.raises(ConnectorError, match="no stream 'x'"):
+        import_batches("people.csv", CSV.encode(), MAPPING, stream="x")
+    batches = import_batches("people.csv", CSV.encode(), MAPPING, on_error="fail")
+    with pytest.raises(TransformFailed, match="row 2, email"):
+        list(batches)
