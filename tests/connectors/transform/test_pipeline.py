@@ -498,3 +498,59 @@ def test_one_pipeline_serves_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert seen == []
+
+
+def test_the_example_in_docs_transform_md() -> None:
+    mapping = {
+        "kind": "identity",
+        "external_id": "employee_number",
+        "filter": {"field": "status", "in": ["ACTIVE", "LEAVE", "SUSPENDED"]},
+        "lookups": {
+            "departments": {"table": {"ENG": "Engineering", "FIN": "Finance"}, "default": "Other"}
+        },
+        "on_error": "skip",
+        "fields": {
+            "user_name": {"from": "login", "steps": ["trim", "lower"], "validate": ["required"]},
+            "email": {"from": "contact.email", "steps": ["email"]},
+            "given_name": "name.first",
+            "family_name": "name.last",
+            "display_name": {"template": "{name.first} {name.last}", "steps": ["trim"]},
+            "department": {"from": "dept", "steps": [{"lookup": "departments"}]},
+            "active": {
+                "from": "status",
+                "steps": [{"lookup": {"table": {"SUSPENDED": False}, "default": True}}],
+            },
+            "attributes.phone": {"from": "contact.phones[0]", "steps": [{"phone": "GB"}]},
+            "hired_on": {"from": "hired", "steps": [{"date": "%d/%m/%Y"}]},
+            "level": {
+                "from": "grade",
+                "steps": ["integer"],
+                "validate": [{"range": {"min": 1, "max": 9}}],
+            },
+        },
+    }
+    record = {
+        "employee_number": "E042",
+        "login": " Ada ",
+        "contact": {"email": "ADA@Example.com", "phones": ["020 7946 0958"]},
+        "name": {"first": "Ada", "last": "Lovelace"},
+        "dept": "ENG",
+        "status": "ACTIVE",
+        "hired": "10/12/2015",
+        "grade": "4",
+    }
+    assert compile_mapping(mapping).apply(record) == Output(
+        "identity",
+        "E042",
+        {
+            "user_name": "ada",
+            "email": "ada@example.com",
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "display_name": "Ada Lovelace",
+            "department": "Engineering",
+            "active": True,
+            "external_id": "E042",
+            "attributes": {"phone": "+442079460958", "hired_on": "2015-12-10", "level": 4},
+        },
+    )

@@ -120,7 +120,12 @@ def _domain(domain: str) -> str:
     return domain
 
 
-email = per_item(_email, _email)
+_emails = per_item(_email)
+
+
+def email(value: Any) -> Any:
+    """E-mail addresses lower-cased with an IDNA (punycode) domain; raises Invalid if malformed."""
+    return _email(value) if type(value) is str else _emails(value)
 
 
 _PHONE_ERRORS = {
@@ -171,7 +176,15 @@ def _boolean(value: Any) -> bool:
     return _boolean_text(text(value))
 
 
-boolean = per_item(_boolean, _boolean_text)
+_booleans = per_item(_boolean)
+
+
+def boolean(value: Any) -> Any:
+    """Yes/no words, 1/0 and booleans as booleans."""
+    if type(value) is str:
+        found = _WORDS.get(value)
+        return found if found is not None else _boolean_text(value)
+    return _booleans(value)
 
 
 def _integer(value: Any) -> int:
