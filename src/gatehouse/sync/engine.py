@@ -170,6 +170,8 @@ class Runner:
         state = await self._start_state(stream)
         reader = self.job.connector.read(self.job.config, stream.name, mode, state)
         async for batch in reader:
+            for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
+                self._reject(stream, f"row {error.row}", error.reason)
             mapped = self._map(stream, batch.records)
             async with self._unit() as session:
                 await self._write(session, stream, mapped)

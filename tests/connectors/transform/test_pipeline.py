@@ -366,6 +366,11 @@ def test_identity_columns_are_fitted_to_the_store() -> None:
     assert reasons(pipeline.apply({"id": 1, "login": ""})) == {
         None: "user_name is missing or empty"
     }
+    required = identity({"user_name": {"from": "login", "validate": ["required"]}})
+    rejected = required.apply({"id": 7, "login": ""})
+    assert reasons(rejected) == {"user_name": "is required but missing or empty"}  # once
+    assert isinstance(rejected, Rejected) and rejected.external_id == "7"
+    assert rejected.reason == "user_name: is required but missing or empty"
 
 
 def test_groups_memberships_and_resources() -> None:
@@ -381,29 +386,21 @@ def test_groups_memberships_and_resources() -> None:
     GroupData.model_validate(group.data)
 
     members = compile_mapping(
-        {
-            "kind": "membership",
-            "fields": {
-                "group": "cn",
-                "member": {"from": "member", "steps": [{"split": " "}]},
-                "member_kind": "kind",
-            },
-        }
+        {"kind": "membership", "fields": {"group": "cn", "member": "uid", "member_kind": "kind"}}
     )
-    assert output(members.apply({"cn": "eng", "member": "E1 E2  E3"})) == Output(
-        "membership",
-        None,
-        {"group": "eng", "members": ["E1", "E2", "E3"], "member_kind": "identity"},
+    assert output(members.apply({"cn": "eng", "uid": "E1"})) == Output(
+        "membership", None, {"group": "eng", "member": "E1", "member_kind": "identity"}
     )
-    assert (
-        output(members.apply({"cn": "eng", "member": "sub", "kind": "Group"})).data["member_kind"]
-        == "group"
-    )
-    assert reasons(members.apply({"cn": "eng", "member": "x", "kind": "robot"})) == {
+    kind = output(members.apply({"cn": "eng", "uid": "sub", "kind": "Group"}))
+    assert kind.data["member_kind"] == "group"
+    assert reasons(members.apply({"cn": "eng", "uid": "x", "kind": "robot"})) == {
         "member_kind": "member_kind must be identity or group"
     }
-    assert reasons(members.apply({"cn": "eng", "member": ""})) == {
-        None: "a membership needs both group and member"
+    assert reasons(members.apply({"cn": "eng", "uid": ""})) == {
+        None: "a membership needs both group and member; member is empty"
+    }
+    assert reasons(members.apply({"cn": "eng", "uid": ["a", "b"]})) == {
+        "member": "member must be one id: map one row per membership"
     }
 
     repos = compile_mapping(

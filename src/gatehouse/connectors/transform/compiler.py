@@ -57,7 +57,8 @@ def _pipeline(spec: TransformSpec) -> Pipeline:
     if spec.filter is not None:
         test = condition(spec.filter, record_only=True)
         keep = lambda record: test(record, None)  # noqa: E731
-    return Pipeline(spec.kind, programs, _finish(spec), keep, spec.on_error)
+    finish = _finish(spec)
+    return Pipeline(spec.kind, programs, finish, keep, spec.on_error, _identifier(spec))
 
 
 def _identifier(spec: TransformSpec) -> Source:
@@ -100,7 +101,7 @@ def _finish(spec: TransformSpec) -> Finish:
         if key is None:
             raise Invalid(MISSING_ID)
         if not data.get(required):
-            raise Invalid(f"{required} is missing or empty")
+            raise Invalid(f"{required} is missing or empty", required)
         if "active" in data and data["active"] is None:
             del data["active"]  # unknown: the store keeps its default
         data["external_id"] = key
@@ -113,14 +114,17 @@ def _finish(spec: TransformSpec) -> Finish:
 
 def _membership(ident: Source) -> Finish:
     def membership(record: Mapping[str, Any], data: dict[str, Any], attrs: Attrs) -> Output:
-        if not data.get("group") or not data.get("member"):
-            raise Invalid("a membership needs both group and member")
-        members = {
+        for target in ("group", "member"):
+            if not data.get(target):
+                raise Invalid(
+                    f"a membership needs both group and member; {target} is empty", target
+                )
+        pair = {
             "group": data["group"],
-            "members": data["member"],
+            "member": data["member"],
             "member_kind": data.get("member_kind") or "identity",
         }
-        return Output("membership", ident(record), members)
+        return Output("membership", ident(record), pair)
 
     return membership
 

@@ -11,6 +11,10 @@ from gatehouse.connectors.protocol import RecordError
 class Invalid(ValueError):
     """A value a step or validator cannot accept; the message says why, never the value."""
 
+    def __init__(self, message: str, target: str | None = None) -> None:
+        super().__init__(message)
+        self.target = target  # a required target found missing when the record is completed
+
 
 @dataclass(frozen=True)
 class SpecProblem:

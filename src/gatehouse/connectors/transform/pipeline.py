@@ -19,8 +19,9 @@ Strategy = Literal["skip", "fail"]
 class Output(NamedTuple):
     """A transformed record: its kind, its id in the source, and the data for the store.
 
-    identity: `data` fits IdentityData; group: GroupData; resource: {"type", "key",
-    "attributes"}; membership: {"group", "members" (list), "member_kind"} with external ids.
+    identity: `data` fits IdentityData; group: GroupData; resource: ResourceData ({"type",
+    "key", "attributes"}); membership: {"group", "member", "member_kind"}, the two ids being
+    the source's external ids (and `external_id` None unless the mapping gives one).
     """
 
     kind: str
@@ -33,6 +34,12 @@ class Rejected:
     """A record that did not transform, and every reason (no values: they may be restricted)."""
 
     errors: list[RecordError]
+    external_id: str | None = None  # the record's id when it has one, to name it in reports
+
+    @property
+    def reason(self) -> str:
+        """Every reason in one line: `field: reason; ...`."""
+        return "; ".join(f"{e.field}: {e.reason}" if e.field else e.reason for e in self.errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class Pipeline:
         finish: Finish,
         keep: Callable[[Mapping[str, Any]], bool] | None,
         on_error: Strategy,
+        ident: Callable[[Mapping[str, Any]], str | None] | None = None,
     ) -> None:
         self.kind = kind
         self.on_error: Strategy = on_error
@@ -72,6 +80,7 @@ class Pipeline:
         self._targets = {program: target for target, program in programs}
         self._finish = finish
         self._keep = keep
+        self._ident = ident
 
     def apply(self, record: Mapping[str, Any], row: int | None = None) -> Result:
         """Transform one record; `row` numbers it in the errors."""
@@ -91,10 +100,20 @@ class Pipeline:
         try:
             output = self._finish(record, data, attributes)
         except Invalid as exc:
-            errors = [*(errors or ()), RecordError(row, str(exc))]
+            # A required target that already failed is not reported twice.
+            if errors is None or all(e.field != exc.target for e in errors):
+                errors = [*(errors or ()), RecordError(row, str(exc))]
         if errors is not None:
-            return Rejected(errors)
+            return Rejected(errors, self._reference(record))
         return output
+
+    def _reference(self, record: Mapping[str, Any]) -> str | None:
+        if self._ident is None:
+            return None
+        try:
+            return self._ident(record)
+        except Invalid:
+            return None
 
     def run(
         self,

@@ -39,7 +39,7 @@ def _max_length(model: type[IdentityData | GroupData], name: str) -> int | None:
 
 
 @cache  # one function per column, so TEXT_LIMITS stays small however many specs compile
-def string_column(name: str, max_length: int | None) -> Coerce:
+def string_column(name: str, max_length: int | None) -> Callable[[Any], str | None]:
     """Fit a value to a text column: numbers become text; objects, lists and booleans do not."""
 
     def coerce(value: Any) -> str | None:
@@ -67,13 +67,13 @@ def _member_kind(value: Any) -> str | None:
     return kind
 
 
-def _members(value: Any) -> list[str] | None:
-    items = value if isinstance(value, list) else [value]
-    members = [m for m in (_member(item) for item in items) if m]
-    return members or None
+def _member(value: Any) -> str | None:
+    if isinstance(value, list):
+        raise Invalid("member must be one id: map one row per membership")
+    return _member_id(value)
 
 
-_member = string_column("member", 256)
+_member_id = string_column("member", 256)
 
 
 def column(kind: str, name: str) -> Coerce | None:
@@ -85,7 +85,7 @@ def column(kind: str, name: str) -> Coerce | None:
     if kind == "group" and name == "display_name":
         return string_column(name, _max_length(GroupData, name))
     if kind == "membership":
-        return {"member_kind": _member_kind, "member": _members}.get(name) or string_column(
+        return {"member_kind": _member_kind, "member": _member}.get(name) or string_column(
             name, 256
         )
     return None
