@@ -141,6 +141,9 @@ def test_datetimes_move_to_utc() -> None:
     assert london("2024-07-01 09:30:00") == "2024-07-01T08:30:00Z"  # summer time
     assert london("2024-01-01 09:30:00") == "2024-01-01T09:30:00Z"
     assert london("2024-07-01T09:30:00+02:00") == "2024-07-01T07:30:00Z"  # its own zone wins
+    assert london("2024-7-1 09:30:00") == "2024-07-01T08:30:00Z"  # strptime reads unpadded parts
+    with pytest.raises(Invalid, match=r"expected format \(%Y-%m-%d %H:%M:%S or ISO 8601\)"):
+        london("01/07/2024 09:30")
     utc = to_datetime(["unix", "unix_ms"], None)
     assert utc("0") == "1970-01-01T00:00:00Z"
     assert utc("2024-01-01") == "2024-01-01T00:00:00Z"

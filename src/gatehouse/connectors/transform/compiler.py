@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -32,6 +33,7 @@ from gatehouse.connectors.transform.targets import (
 Source = Callable[[Mapping[str, Any]], Any]
 Attrs = dict[str, Any]
 Finish = Callable[[Mapping[str, Any], dict[str, Any], Attrs], Output]
+_output = partial(tuple.__new__, Output)  # a NamedTuple without its Python-level __new__
 MISSING_ID = "external_id is missing: the record has no value for it"
 RecordStep = Callable[[Any, Mapping[str, Any]], Any]
 ABSENT = object()
@@ -107,7 +109,7 @@ def _finish(spec: TransformSpec) -> Finish:
         data["external_id"] = key
         if has_attributes:
             data["attributes"] = attrs
-        return Output(kind, key, data)
+        return _output((kind, key, data))
 
     return finish
 

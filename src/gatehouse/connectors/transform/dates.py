@@ -103,16 +103,55 @@ def _century(two_digits: str) -> str:
     return ("19" if int(two_digits) >= 69 else "20") + two_digits
 
 
+# Formats that ISO 8601 parsing reads too: datetime.fromisoformat (C) tries them first.
+_ISO_LIKE = {
+    f"%Y-%m-%d{sep}%H:%M{rest}" for sep in ("T", " ") for rest in ("", ":%S", ":%S.%f")
+} | {"%Y-%m-%d"}
+
+
 def _strptime(fmt: str) -> Callable[[str], datetime | date]:
     scale = EPOCH_FORMATS.get(fmt)
     if scale is not None:
         return lambda raw: datetime.fromtimestamp(float(raw) / scale, UTC)
-    return _fast_format(fmt) or (lambda raw: datetime.strptime(raw, fmt))
+    parse = _fast_format(fmt) or (lambda raw: datetime.strptime(raw, fmt))
+    if fmt not in _ISO_LIKE:
+        return parse
+
+    def iso_first(raw: str) -> datetime | date:
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            return parse(raw)  # e.g. 2024-1-5, which strptime reads and ISO does not
+
+    return iso_first
+
+
+def _iso(raw: str, formats: Sequence[str]) -> datetime | date:
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        pass
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        expected = ", ".join(formats) + " or ISO 8601" if formats else "ISO 8601"
+        raise Invalid(f"not a date in the expected format ({expected})") from None
 
 
 def _parser(formats: Sequence[str]) -> Callable[[str], datetime | date]:
     """Parse text with each format in turn, then as ISO 8601 (so normal forms parse again)."""
     parsers = [_strptime(fmt) for fmt in formats]
+    formats = tuple(formats)
+    if len(parsers) == 1:
+        only = parsers[0]
+
+        def parse_one(raw: str) -> datetime | date:
+            try:
+                return only(raw)
+            except (ValueError, OverflowError, OSError):
+                return _iso(raw, formats)
+
+        return parse_one
 
     def parse(raw: str) -> datetime | date:
         for parser in parsers:
@@ -120,15 +159,7 @@ def _parser(formats: Sequence[str]) -> Callable[[str], datetime | date]:
                 return parser(raw)
             except (ValueError, OverflowError, OSError):
                 continue
-        try:
-            return datetime.fromisoformat(raw)
-        except ValueError:
-            pass
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            expected = ", ".join(formats) + " or ISO 8601" if formats else "ISO 8601"
-            raise Invalid(f"not a date in the expected format ({expected})") from None
+        return _iso(raw, formats)
 
     return parse
 
@@ -153,9 +184,12 @@ def to_date(formats: Sequence[str], source_zone: str | None) -> Step:
     local = zone(source_zone) if source_zone else None
 
     def normalize(value: Any) -> str | None:
-        if value == "":
+        if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+            moment = parse(value)
+        elif value == "":
             return None
-        moment = _moment(value, parse)
+        else:
+            moment = _moment(value, parse)
         if isinstance(moment, datetime):
             if local is not None and moment.tzinfo is not None:
                 moment = moment.astimezone(local)
@@ -171,9 +205,12 @@ def to_datetime(formats: Sequence[str], source_zone: str | None) -> Step:
     local = zone(source_zone) if source_zone else UTC
 
     def normalize(value: Any) -> str | None:
-        if value == "":
+        if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+            moment = parse(value)
+        elif value == "":
             return None
-        moment = _moment(value, parse)
+        else:
+            moment = _moment(value, parse)
         if not isinstance(moment, datetime):
             moment = datetime(moment.year, moment.month, moment.day)
         try:

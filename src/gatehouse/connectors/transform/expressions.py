@@ -115,6 +115,17 @@ def template(source: str) -> Compute:
             found = True
         return "".join(out) if found else None
 
+    if len(reads) == 2:
+        first, second = reads
+
+        def render_two(record: Mapping[str, Any]) -> str | None:
+            a, b = first(record), second(record)
+            if type(a) is str and a and type(b) is str and b:
+                return layout.format(a, b)
+            return slow(record)
+
+        return render_two
+
     def render(record: Mapping[str, Any]) -> str | None:
         values = [read(record) for read in reads]
         for value in values:

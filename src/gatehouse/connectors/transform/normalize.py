@@ -24,6 +24,10 @@ _ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
 _LOCAL = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+(?:[a-z][a-z0-9-]{{0,61}}[a-z0-9]|xn--[a-z0-9-]+)")
+_PLAIN_ADDRESS = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
+)
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
@@ -95,7 +99,12 @@ upper = per_item(_upper, str.upper)
 
 
 def _email(value: Any) -> str | None:
-    address = text(value).strip()
+    address = (value if type(value) is str else text(value)).strip().lower()
+    # The usual case, a plain ASCII address, in one regular-expression match.
+    if _PLAIN_ADDRESS.fullmatch(address):
+        sign = address.index("@")
+        if sign <= 64 and len(address) - sign <= 254:
+            return address
     if not address:
         return None
     local, at, domain = address.rpartition("@")
