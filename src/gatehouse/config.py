@@ -126,11 +126,6 @@ class Settings(BaseSettings):
         """Where the generated master key lives when GATEHOUSE_MASTER_KEY is unset."""
         return self.home / "master.key"
 
-    @property
-    def imports_dir(self) -> Path:
-        """Where file connections read files from: one subdirectory per tenant."""
-        return self.home / "imports"
-
     def tier_limit(self, tier: Tier) -> int:
         """Requests per minute allowed for a tier."""
         return {

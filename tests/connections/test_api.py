@@ -96,7 +96,7 @@ async def test_bad_input_is_refused_clearly(app: Harness, pg_source_db: str) -> 
         "/pip/connections", json={"name": "x", "type": "oracle", "config": {}}, headers=auth
     )
     assert unknown.status_code == 422
-    assert "installed: mysql, postgresql, sqlite" in unknown.json()["detail"]
+    assert "installed: file, mysql, postgresql, sqlite" in unknown.json()["detail"]
     bad = await c.post(
         "/pip/connections",
         json={
@@ -195,13 +195,17 @@ async def test_test_health_schema_and_mapping(app: Harness, pg_source_db: str) -
                 "sensitivity": {"email": "restricted"},
                 "sync_mode": "incremental",
                 "cursor_field": "updated_at",
-                "transform": {"email": {"to": "emails[0].value", "normalize": ["lower"]}},
+                "transform": {
+                    "kind": "identity",
+                    "external_id": "id",
+                    "fields": {"user_name": {"from": "email", "steps": ["email"]}},
+                },
             }
         }
     }
     mapped = await c.put(f"/pip/connections/{cid}/mapping", json=mapping, headers=auth)
     assert mapped.status_code == 200, mapped.text
-    assert mapped.json()["mapping"]["streams"]["users"]["transform"]["email"]["to"]
+    assert mapped.json()["mapping"]["streams"]["users"]["transform"]["kind"] == "identity"
     cached = await c.get(f"/pip/connections/{cid}/schema?refresh=false", headers=auth)
     email = next(f for f in cached.json()["streams"][0]["fields"] if f["name"] == "email")
     assert email["sensitivity"] == "restricted"
@@ -219,6 +223,42 @@ async def test_test_health_schema_and_mapping(app: Harness, pg_source_db: str) -
     assert refused.status_code == 422
     where = {e["field"] for e in refused.json()["errors"]}
     assert where == {"streams.users.fields", "streams.users.cursor_field", "streams.payroll"}
+    wrong_transform = {
+        "streams": {
+            "users": {
+                "transform": {
+                    "kind": "identity",
+                    "fields": {"user_name": {"from": "email", "steps": ["bogus"]}},
+                }
+            }
+        }
+    }
+    refused = await c.put(f"/pip/connections/{cid}/mapping", json=wrong_transform, headers=auth)
+    assert refused.status_code == 422
+    assert {e["field"] for e in refused.json()["errors"]} == {
+        "streams.users.transform.external_id",
+        "streams.users.transform.fields.user_name.steps[0]",
+    }
+    typo = {
+        "streams": {
+            "users": {
+                "fields": ["id", "email"],
+                "transform": {
+                    "kind": "identity",
+                    "external_id": "id",
+                    "fields": {"user_name": "emial"},
+                },
+            }
+        }
+    }
+    refused = await c.put(f"/pip/connections/{cid}/mapping", json=typo, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {
+            "field": "streams.users.transform",
+            "message": "the transform reads 'emial', which the stream does not have",
+        }
+    ]
     not_object = {"streams": {"users": {"transform": ["not", "an", "object"]}}}
     assert (
         await c.put(f"/pip/connections/{cid}/mapping", json=not_object, headers=auth)

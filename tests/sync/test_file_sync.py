@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gatehouse.connectors.builtin.files import FileConnector
+from gatehouse.connectors.environment import Environment
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
@@ -54,13 +55,13 @@ async def run_job(h: Harness, job: Job) -> SyncRun:
 
 
 def file_job(root: Path, path: str, streams: list[StreamPlan], on_error: str = "skip") -> Job:
-    """A job reading `path` under the tenant's import directory."""
+    """A job reading `path` in `root`, a source directory."""
     return Job(
         tenant_id="acme",
         connection_id="conn-files",
         source="hr-files",
-        connector=FileConnector(root),
-        config={"path": path},
+        connector=FileConnector(Environment(file_roots=(root,))),
+        config={"path": str(root / path)},
         streams=streams,
         on_error=on_error,
     )

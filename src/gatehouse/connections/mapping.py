@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,7 @@ from gatehouse.connectors.protocol import (
     StreamInfo,
     SyncMode,
 )
+from gatehouse.connectors.transform import MappingError, compile_mapping
 
 NAME = Field(min_length=1, max_length=200)
 
@@ -90,7 +91,28 @@ def validate_mapping(mapping: Mapping, streams: Sequence[StreamInfo]) -> list[di
             and not info.cursor_candidates
         ):
             bad(f"{where}.cursor_field", "incremental reads need a cursor field")
+        if chosen.transform:
+            errors += transform_errors(
+                f"{where}.transform", chosen.transform, chosen.fields or fields
+            )
     return errors
+
+
+def transform_errors(
+    where: str, spec: dict[str, Any], fields: Iterable[str]
+) -> list[dict[str, str]]:
+    """Every problem of a stream's transform, and every field it reads that the stream lacks."""
+    try:
+        pipeline = compile_mapping(spec)
+    except MappingError as exc:
+        return [
+            {"field": f"{where}.{p.path}".rstrip("."), "message": p.message} for p in exc.problems
+        ]
+    available = set(fields)
+    return [
+        {"field": where, "message": f"the transform reads {name!r}, which the stream does not have"}
+        for name in sorted(pipeline.reads - available)
+    ]
 
 
 def selection(chosen: StreamMapping) -> Selection:

@@ -1,4 +1,4 @@
-"""The `file` connector: the protocol over a tenant's import directory, and import_batches."""
+"""The `file` connector over files under the source directories, and import_batches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from gatehouse.config import load_settings
 from gatehouse.connectors.builtin.files import FileConnector, import_batches
+from gatehouse.connectors.environment import Environment, using
 from gatehouse.connectors.protocol import (
     Batch,
     CheckFailure,
@@ -17,6 +18,7 @@ from gatehouse.connectors.protocol import (
     ConnectorError,
     RecordError,
     SchemaChanged,
+    Selection,
     SyncMode,
 )
 from gatehouse.connectors.registry import connector_type
@@ -35,15 +37,20 @@ MAPPING: dict[str, Any] = {
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """A tenant's import directory with a CSV, a workbook-named text file and a secret beside it."""
-    tenant = tmp_path / "imports" / "t1"
-    (tenant / "hr").mkdir(parents=True)
-    (tenant / "hr" / "people.csv").write_text(CSV)
-    (tenant / "fake.xlsx").write_text(CSV)
-    (tmp_path / "imports" / "t2").mkdir()
-    (tmp_path / "imports" / "t2" / "other.csv").write_text(CSV)
+    """A source directory with a CSV and a workbook-named text file, and a secret beside it."""
+    sources = tmp_path / "sources"
+    (sources / "hr").mkdir(parents=True)
+    (sources / "hr" / "people.csv").write_text(CSV)
+    (sources / "fake.xlsx").write_text(CSV)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "other.csv").write_text(CSV)
     (tmp_path / "master.key").write_text("secret")
-    return tenant
+    return sources
+
+
+def connector(root: Path) -> FileConnector:
+    """The connector allowed to read under `root`."""
+    return FileConnector(Environment(file_roots=(root,)))
 
 
 async def read_all(
@@ -55,7 +62,7 @@ async def read_all(
 
 def test_registered_under_file_and_implements_the_protocol(tmp_path: Path) -> None:
     assert connector_type("file") is FileConnector
-    assert isinstance(FileConnector(tmp_path), Connector)
+    assert isinstance(FileConnector(), Connector)
     spec = FileConnector.spec()
     assert spec["required"] == ["path"]
     assert set(spec["properties"]) == {
@@ -64,39 +71,40 @@ def test_registered_under_file_and_implements_the_protocol(tmp_path: Path) -> No
     assert not any(p.get("x-secret") for p in spec["properties"].values())
 
 
-def test_for_tenant_reads_only_that_tenants_directory(tmp_path: Path) -> None:
+def test_the_environment_of_the_call_is_taken_when_made(tmp_path: Path) -> None:
+    env = Environment(file_roots=(tmp_path,))
+    with using(env):
+        assert FileConnector().env is env
+    assert FileConnector().env.file_roots == ()  # nothing set: no local files at all
     settings = load_settings(home=tmp_path)
-    assert FileConnector.for_tenant(settings, "t1").root == tmp_path / "imports" / "t1"
+    assert Environment.from_settings(settings).file_roots == (tmp_path / "sources",)
 
 
 async def test_check_discover_and_read(root: Path) -> None:
-    connector = FileConnector(root)
-    config = {"path": "hr/people.csv"}
-    result = await connector.check(config)
+    files = connector(root)
+    config = {"path": str(root / "hr" / "people.csv")}
+    result = await files.check(config)
     assert result.ok, result.message
     assert result.message == "read people.csv as csv: 1 stream(s) (people)"
     assert result.details == {"format": "csv", "encoding": "utf-8"}
-    (stream,) = await connector.discover(config)
+    (stream,) = await files.discover(config)
     assert [f.name for f in stream.fields] == ["employee_number", "login", "mail"]
     assert stream.primary_key == ("employee_number",)
-    (batch,) = await read_all(connector, config, "people")
+    (batch,) = await read_all(files, config, "people")
     assert [r["login"] for r in batch.records] == ["Ada", "Bob", "Cy"]
     assert batch.errors == [RecordError(4, "line 5: has 1 cells but the header names 3 columns")]
     assert batch.state is not None and batch.state["row"] == 4
-    assert await read_all(connector, config, "people", batch.state) == [
-        Batch([], batch.state, [], [])
-    ]
+    assert await read_all(files, config, "people", batch.state) == [Batch([], batch.state, [], [])]
 
 
 @pytest.mark.parametrize(
     ("path", "failure", "message"),
     [
-        ("../t2/other.csv", CheckFailure.permission, "outside the import directory"),
-        ("../../master.key", CheckFailure.permission, "outside the import directory"),
-        ("/etc/passwd", CheckFailure.permission, "outside the import directory"),
-        (".", CheckFailure.permission, "outside the import directory"),
+        ("../other/other.csv", CheckFailure.config, "outside the directories sources may be read"),
+        ("../master.key", CheckFailure.config, "outside the directories sources may be read"),
+        ("/etc/passwd", CheckFailure.config, "add its directory to GATEHOUSE_SOURCE_ROOTS"),
         ("hr", CheckFailure.config, "is a directory"),
-        ("missing.csv", CheckFailure.config, "missing.csv does not exist"),
+        ("missing.csv", CheckFailure.config, "there is no file at"),
         ("fake.xlsx", CheckFailure.config, "not one"),
         ("", CheckFailure.config, "give `path`"),
     ],
@@ -104,37 +112,40 @@ async def test_check_discover_and_read(root: Path) -> None:
 async def test_check_says_what_is_wrong(
     root: Path, path: str, failure: CheckFailure, message: str
 ) -> None:
-    result = await FileConnector(root).check({"path": path})
+    target = str(root / path) if path and not path.startswith("/") else path
+    result = await connector(root).check({"path": target})
     assert not result.ok
     assert result.failure is failure
     assert message in result.message
 
 
 async def test_symlinks_out_of_the_directory_are_refused(root: Path) -> None:
-    os.symlink(root.parent.parent / "master.key", root / "key.csv")
-    result = await FileConnector(root).check({"path": "key.csv"})
-    assert result.failure is CheckFailure.permission
+    os.symlink(root.parent / "master.key", root / "key.csv")
+    result = await connector(root).check({"path": str(root / "key.csv")})
+    assert result.failure is CheckFailure.config
+    assert "outside the directories" in result.message
 
 
-async def test_bad_options_incremental_reads_unknown_streams_and_no_root(root: Path) -> None:
-    connector = FileConnector(root)
-    result = await connector.check({"path": "hr/people.csv", "delimiter": ";;", "color": "red"})
+async def test_bad_options_incremental_reads_unknown_streams_and_no_roots(root: Path) -> None:
+    files = connector(root)
+    path = str(root / "hr" / "people.csv")
+    result = await files.check({"path": path, "delimiter": ";;", "color": "red"})
     assert result.failure is CheckFailure.config
     assert "delimiter" in result.message and "color" in result.message
     with pytest.raises(ConnectorError, match="full_refresh"):
-        await anext(connector.read({"path": "hr/people.csv"}, "people", SyncMode.incremental, None))
+        await anext(files.read({"path": path}, "people", SyncMode.incremental, None))
     with pytest.raises(SchemaChanged, match="has no stream 'staff'; it has 'people'"):
-        await read_all(connector, {"path": "hr/people.csv"}, "staff")
-    unrooted = await FileConnector().check({"path": "hr/people.csv"})
-    assert unrooted.failure is CheckFailure.config
-    assert "no import directory" in unrooted.message
+        await read_all(files, {"path": path}, "staff")
+    strict = await FileConnector().check({"path": path})
+    assert strict.failure is CheckFailure.config
+    assert "none configured" in strict.message
 
 
 async def test_a_file_too_big_is_refused_before_reading(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("gatehouse.connectors.builtin.files.connector.MAX_BYTES", 10)
-    result = await FileConnector(root).check({"path": "hr/people.csv"})
+    result = await connector(root).check({"path": str(root / "hr" / "people.csv")})
     assert result.failure is CheckFailure.config
     assert "larger than" in result.message
 
@@ -164,3 +175,29 @@ def test_import_batches_fails_early_or_at_the_first_bad_row() -> None:
     batches = import_batches("people.csv", CSV.encode(), MAPPING, on_error="fail")
     with pytest.raises(TransformFailed, match="row 2, email"):
         list(batches)
+
+
+async def test_a_read_keeps_the_selected_fields_and_names_lost_ones(root: Path) -> None:
+    files = connector(root)
+    config = {"path": str(root / "hr" / "people.csv")}
+    (batch,) = [
+        b
+        async for b in files.read(
+            config, "people", SyncMode.full_refresh, None, Selection(fields=("login",))
+        )
+    ]
+    assert batch.records == [{"login": "Ada"}, {"login": "Bob"}, {"login": "Cy"}]
+    with pytest.raises(SchemaChanged, match="has no field 'phone', 'fax' any more"):
+        async for _ in files.read(
+            config, "people", SyncMode.full_refresh, None, Selection(fields=("phone", "fax"))
+        ):
+            pass
+    (root / "people.json").write_text('[{"id": 1, "contact": {"e": "x"}}, {"id": 2, "x": 1}]')
+    json_config = {"path": str(root / "people.json")}
+    (batch,) = [
+        b
+        async for b in files.read(
+            json_config, "people", SyncMode.full_refresh, None, Selection(fields=("contact", "x"))
+        )
+    ]
+    assert batch.records == [{"contact": {"e": "x"}, "x": None}, {"contact": None, "x": 1}]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+import orjson
 import pytest
 
 from gatehouse.connectors.protocol import Batch, RecordError
@@ -551,3 +555,51 @@ def test_the_example_in_docs_transform_md() -> None:
             "attributes": {"phone": "+442079460958", "hired_on": "2015-12-10", "level": 4},
         },
     )
+
+
+def test_database_values_fit_columns_attributes_and_conditions() -> None:
+    pipeline = identity(
+        {
+            "employee_number": "number",
+            "title": "uid",
+            "hired": "hired",
+            "born": "born",
+            "salary": "salary",
+            "rate": "rate",
+            "tags": "tags",
+            "extra": "extra",
+        },
+        filter={"field": "number", "in": ["42"]},
+    )
+    uid = UUID("12345678-1234-5678-1234-567812345678")
+    record = {
+        "id": Decimal("7"),
+        "login": "a",
+        "number": Decimal("42.000"),
+        "uid": uid,
+        "hired": datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "born": date(1990, 5, 6),
+        "salary": Decimal("1234.50"),
+        "rate": Decimal("3"),
+        "tags": ("a", Decimal("1")),
+        "extra": {"when": time(9, 30), 5: uid},
+    }
+    out = output(pipeline.apply(record))
+    assert out.external_id == "7"
+    assert out.data["employee_number"] == "42"
+    assert out.data["title"] == str(uid)
+    assert out.data["attributes"] == {
+        "hired": "2020-01-02T03:04:05+00:00",
+        "born": "1990-05-06",
+        "salary": 1234.5,
+        "rate": 3,
+        "tags": ["a", 1],
+        "extra": {"when": "09:30:00", "5": str(uid)},
+    }
+    assert orjson.loads(orjson.dumps(out.data)) == out.data
+    assert reasons(pipeline.apply({**record, "extra": b"\x00"})) == {
+        "extra": "binary data cannot be stored as an attribute; convert it with a step"
+    }
+    assert reasons(pipeline.apply({**record, "uid": b"\x00"})) == {
+        "title": "title must be text, got binary data"
+    }

@@ -279,3 +279,38 @@ def test_paths(path: str, segments: tuple[str | int, ...]) -> None:
 def test_bad_paths(path: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         parse_path(path)
+
+
+def test_a_pipeline_knows_the_source_fields_it_reads() -> None:
+    pipeline = compile_mapping(
+        {
+            "kind": "identity",
+            "external_id": {"template": "{system}:{ids[0]}"},
+            "filter": {
+                "any": [
+                    {"field": "status.code", "equals": 1},
+                    {"not": {"field": "gone", "present": True}},
+                ]
+            },
+            "fields": {
+                "user_name": {"expr": "coalesce(mail, lower(login)) if active else None"},
+                "title": {
+                    "from": '["job.title"]',
+                    "when": {"field": "kind", "equals": "employee"},
+                    "steps": [
+                        {
+                            "when": {"field": "country", "equals": "DE"},
+                            "then": [
+                                {"when": {"field": "lang", "present": True}, "then": ["upper"]}
+                            ],
+                        }
+                    ],
+                },
+                "source": {"value": "hr"},
+            },
+        }
+    )
+    assert pipeline.reads == {
+        "system", "ids", "status", "gone", "mail", "login", "active", "job.title", "kind",
+        "country", "lang",
+    }  # fmt: skip

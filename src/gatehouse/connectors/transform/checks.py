@@ -17,7 +17,7 @@ Check = Callable[[Any], None]
 
 def _key(value: Any) -> Any:
     """Compare scalars by their text, so CSV's "1" equals JSON's 1 and "true" equals true."""
-    if isinstance(value, str | int | float | bool):
+    if n.is_scalar(value):
         return n.text(value)
     return value
 

@@ -15,6 +15,7 @@ from gatehouse.connectors.transform.errors import Invalid, MappingError, SpecPro
 from gatehouse.connectors.transform.expressions import expression, template
 from gatehouse.connectors.transform.paths import getter, parse_path
 from gatehouse.connectors.transform.pipeline import Output, Pipeline, Program
+from gatehouse.connectors.transform.references import read_fields
 from gatehouse.connectors.transform.spec import (
     FieldSpec,
     LookupOptions,
@@ -60,7 +61,9 @@ def _pipeline(spec: TransformSpec) -> Pipeline:
         test = condition(spec.filter, record_only=True)
         keep = lambda record: test(record, None)  # noqa: E731
     finish = _finish(spec)
-    return Pipeline(spec.kind, programs, finish, keep, spec.on_error, _identifier(spec))
+    pipeline = Pipeline(spec.kind, programs, finish, keep, spec.on_error, _identifier(spec))
+    pipeline.reads = read_fields(spec)
+    return pipeline
 
 
 def _identifier(spec: TransformSpec) -> Source:

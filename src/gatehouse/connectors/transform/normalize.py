@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, time
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 import idna
 import phonenumbers
@@ -32,14 +35,25 @@ _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
 def text(value: Any) -> str:
-    """A scalar as text; objects and lists are not text."""
+    """A scalar as text (database values too: decimals, UUIDs, dates); objects and lists are not."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if isinstance(value, Decimal):
+        return str(value.quantize(1)) if value == value.to_integral_value() else str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
     raise Invalid(f"expected text, got {kind_of(value)}")
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether `text` reads the value."""
+    return isinstance(value, str | int | float | Decimal | UUID | date | time)
 
 
 def kind_of(value: Any) -> str:
@@ -54,6 +68,8 @@ def kind_of(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "text"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
     return type(value).__name__
 
 

@@ -81,6 +81,7 @@ class Pipeline:
         self._finish = finish
         self._keep = keep
         self._ident = ident
+        self.reads: frozenset[str] = frozenset()  # the top-level source fields the mapping reads
 
     def apply(self, record: Mapping[str, Any], row: int | None = None) -> Result:
         """Transform one record; `row` numbers it in the errors."""

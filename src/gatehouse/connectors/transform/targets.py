@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from gatehouse.connectors.transform.errors import Invalid, SpecProblem
-from gatehouse.connectors.transform.normalize import TEXT_LIMITS, boolean, kind_of, text
+from gatehouse.connectors.transform.normalize import (
+    TEXT_LIMITS,
+    boolean,
+    is_scalar,
+    kind_of,
+    text,
+)
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, GroupData, IdentityData
 
 Coerce = Callable[[Any], Any]
@@ -47,7 +54,7 @@ def string_column(name: str, max_length: int | None) -> Callable[[Any], str | No
             return value
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not is_scalar(value):
             raise Invalid(f"{name} must be text, got {kind_of(value)}")
         fitted = text(value)
         if max_length is not None and len(fitted) > max_length:
@@ -76,8 +83,31 @@ def _member(value: Any) -> str | None:
 _member_id = string_column("member", 256)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def json_value(value: Any) -> Any:
+    """A value the store's JSON attributes can hold: database types become JSON's."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bool | int | float | str):
+        return value
+    if is_scalar(value):
+        return text(value)
+    raise Invalid(f"{kind_of(value)} cannot be stored as an attribute; convert it with a step")
+
+
+TEXT_LIMITS[json_value] = 1 << 62
+
+
 def column(kind: str, name: str) -> Coerce | None:
-    """The coercion a column of `kind` applies to its value (None for attributes)."""
+    """The coercion a target of `kind` applies to its value (attributes: JSON-ready values)."""
     if kind == "identity" and name == "active":
         return boolean
     if kind == "identity" and name in COLUMNS["identity"]:
@@ -88,7 +118,7 @@ def column(kind: str, name: str) -> Coerce | None:
         return {"member_kind": _member_kind, "member": _member}.get(name) or string_column(
             name, 256
         )
-    return None
+    return json_value
 
 
 _external_id = string_column("external_id", 256)

@@ -1,44 +1,41 @@
-"""The `file` connector: CSV, JSON and Excel files in a tenant's import directory."""
+"""The `file` connector: CSV, JSON and Excel files under the source directories."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from gatehouse.config import Settings
 from gatehouse.connectors.builtin.files.source import (
     MAX_BYTES,
     FileOptions,
     FileSource,
     open_source,
 )
+from gatehouse.connectors.environment import Environment, current, local_file
 from gatehouse.connectors.protocol import (
     Batch,
     CheckFailure,
     CheckResult,
     ConnectorError,
+    Selection,
     StreamInfo,
     SyncMode,
 )
 
 
 class FileConnector:
-    """Reads a file under `root` (the tenant's import directory); never a path outside it."""
+    """Reads a file that lies under a source directory (GATEHOUSE_SOURCE_ROOTS), never elsewhere."""
 
     name: ClassVar[str] = "file"
     title: ClassVar[str] = "File (CSV, JSON, Excel)"
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root
-
-    @classmethod
-    def for_tenant(cls, settings: Settings, tenant_id: str) -> FileConnector:
-        """The connector reading from `tenant_id`'s own import directory."""
-        return cls(settings.imports_dir / tenant_id)
+    def __init__(self, env: Environment | None = None) -> None:
+        self.env = env or current()
 
     @classmethod
     def spec(cls) -> dict[str, Any]:
@@ -52,7 +49,8 @@ class FileConnector:
             "properties": {
                 "path": {
                     "type": "string",
-                    "description": "The file, relative to the tenant's import directory.",
+                    "title": "Path",
+                    "description": "The file; it must lie under GATEHOUSE_SOURCE_ROOTS.",
                     "minLength": 1,
                 },
                 **options["properties"],
@@ -84,6 +82,7 @@ class FileConnector:
         stream: str,
         mode: SyncMode,
         state: Mapping[str, Any] | None,
+        selection: Selection | None = None,
     ) -> AsyncIterator[Batch]:
         """Batches of rows after the checkpoint; a file is always read whole (full refresh)."""
         if mode is not SyncMode.full_refresh:
@@ -91,7 +90,12 @@ class FileConnector:
                 CheckFailure.config, "files have no cursor: sync them with full_refresh"
             )
         source = await self._open(config)
+        wanted = source.selected(stream, selection.fields if selection else ())
         for batch in source.batches(stream, state):
+            if wanted:
+                batch = replace(
+                    batch, records=[{k: r.get(k) for k in wanted} for r in batch.records]
+                )
             yield batch
             await asyncio.sleep(0)  # let other work run between batches
 
@@ -101,13 +105,7 @@ class FileConnector:
         return await asyncio.to_thread(open_source, path.name, data, options)
 
     def _resolve(self, config: Mapping[str, Any]) -> tuple[Path, FileOptions]:
-        """The file's real path, refused unless it is inside the import directory."""
-        if self.root is None:
-            raise ConnectorError(
-                CheckFailure.config,
-                "this file connector has no import directory; Gatehouse creates it per tenant "
-                "(FileConnector.for_tenant); upload the file to the import API instead",
-            )
+        """The file's real path, refused unless it lies under a source directory."""
         settings = {k: v for k, v in config.items() if k != "path"}
         try:
             options = FileOptions.model_validate(settings)
@@ -119,15 +117,7 @@ class FileConnector:
         raw = config.get("path")
         if not isinstance(raw, str) or not raw.strip():
             raise ConnectorError(CheckFailure.config, "give `path`: the file to read")
-        root = self.root.resolve()
-        path = (root / raw).resolve()
-        if not path.is_relative_to(root) or path == root:
-            raise ConnectorError(
-                CheckFailure.permission,
-                f"{raw!r} is outside the import directory; put the file in {root} "
-                "and give its path relative to it",
-            )
-        return path, options
+        return local_file(raw, self.env), options
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -142,7 +132,7 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise ConnectorError(
-            CheckFailure.config, f"{path.name} does not exist in the import directory"
+            CheckFailure.config, f"there is no file at {path}: check the path"
         ) from None
     except IsADirectoryError:
         raise ConnectorError(

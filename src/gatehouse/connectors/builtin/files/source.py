@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Literal
@@ -56,6 +56,27 @@ class FileSource:
         except KeyError:
             known = ", ".join(repr(n) for n in self.tables) or "none"
             raise SchemaChanged(f"{self.name} has no stream {stream!r}; it has {known}") from None
+
+    def fields(self, stream: str) -> tuple[str, ...]:
+        """The stream's field names: its header, or the keys of a sample of its records."""
+        table = self.table(stream)
+        if table.columns is not None:
+            return table.columns
+        return _keys([r for _, r in islice(table.rows(), SAMPLE_ROWS) if isinstance(r, dict)])
+
+    def selected(self, stream: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        """The fields a read keeps (all when none are named); SchemaChanged names a lost one."""
+        if not wanted:
+            return ()
+        known = self.fields(stream)
+        missing = [name for name in wanted if name not in known]
+        if missing:
+            raise SchemaChanged(
+                f"{self.name}: stream {stream!r} has no field {', '.join(map(repr, missing))} "
+                f"any more (it has {', '.join(known) or 'none'}); rediscover its schema and "
+                "update the mapping"
+            )
+        return tuple(wanted)
 
     def discover(self) -> list[StreamInfo]:
         """Each table as a stream, with fields typed from a sample of its records."""
