@@ -158,6 +158,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         home=tmp_path / "home",
         database_url=database_url,
         usage_flush_seconds=0.05,
+        worker_in_process=False,  # tests run workers where they test them
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -32,6 +32,8 @@ from gatehouse.scim.http import PREFIX as SCIM_PREFIX
 from gatehouse.secrets import api as secrets_api
 from gatehouse.secrets.keyring import load_keyring
 from gatehouse.services import Services
+from gatehouse.sync import api as sync_api
+from gatehouse.sync.tasks import start_worker
 from gatehouse.tenants import api as tenants_api
 
 log = structlog.get_logger("gatehouse")
@@ -88,9 +90,12 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         # Requests allocate many short-lived objects; collect young ones less often.
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
         log.info("gatehouse started", database=svc.db.engine.url.get_backend_name())
+        worker = start_worker(svc) if settings.worker_in_process else None
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await svc.usage.stop()
             await svc.principals.close()
             await svc.db.dispose()
@@ -115,6 +120,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         audit_api,
         secrets_api,
         connections_api,
+        sync_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     connector_discover_timeout: float = Field(
         60.0, gt=0, le=3600, description="Seconds schema discovery may take."
     )
+    worker_in_process: bool = Field(
+        True,
+        description="Run the sync worker inside `gatehouse serve` (false: `gatehouse worker`).",
+    )
+    worker_poll_seconds: float = Field(
+        2.0, gt=0, le=300, description="How often an idle worker looks for due work."
+    )
+    sync_lease_seconds: float = Field(
+        60.0, ge=5, le=3600, description="How long a worker holds a run without committing."
+    )
+    sync_retries: int = Field(3, ge=0, le=20, description="Retries of a transient source error.")
+    sync_max_delete_fraction: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Largest share of a source's records a full run may delete unconfirmed.",
+    )
     token_default_expiry_days: int = Field(365, ge=1, le=3650)
     rate_limit_free: int = Field(60, ge=1, description="Requests per minute, free tier.")
     rate_limit_pro: int = Field(1000, ge=1, description="Requests per minute, pro tier.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Services:
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
+    # Set to wake the in-process sync worker (a run was just queued).
+    worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def keys(self) -> KeyRing:
@@ -48,6 +51,10 @@ class Services:
         if self.keyring is None:
             raise RuntimeError("key ring not loaded; the app has not started")
         return self.keyring
+
+    def wake_worker(self) -> None:
+        """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""
+        self.worker_wake.set()
 
     def tier_limit(self, tier: str) -> int:
         """Per-minute budget of a tier name."""

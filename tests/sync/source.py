@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from gatehouse.connectors.protocol import Batch, CheckResult, FieldInfo, StreamInfo, SyncMode
+from gatehouse.connectors.protocol import (
+    Batch,
+    CheckResult,
+    FieldInfo,
+    Selection,
+    StreamInfo,
+    SyncMode,
+)
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
 
 
@@ -50,6 +57,7 @@ class MemorySource:
         stream: str,
         mode: SyncMode,
         state: Mapping[str, Any] | None,
+        selection: Selection | None = None,
     ) -> AsyncIterator[Batch]:
         self.rows.reads.append((stream, mode.value, dict(state) if state else None))
         data = sorted(self.rows.streams[stream], key=lambda r: (r["updated"], r["id"]))
@@ -105,10 +113,10 @@ def people(n: int, **extra: Any) -> list[dict[str, Any]]:
     ]
 
 
-def job(rows: Rows, tenant: str = "acme", **kw: Any) -> Job:
+def job(rows: Rows, tenant: str = "acme", on_error: str = "skip", **kw: Any) -> Job:
     """A job over `rows` with the usual three streams (those present)."""
     plans = {
-        "people": StreamPlan("people", "identity", person, incremental=True),
+        "people": StreamPlan("people", "identity", person, incremental=True, on_error=on_error),
         "groups": StreamPlan("groups", "group", group),
         "members": StreamPlan("members", "membership", membership),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,7 @@ def file_job(root: Path, path: str, streams: list[StreamPlan], on_error: str = "
         source="hr-files",
         connector=FileConnector(Environment(file_roots=(root,))),
         config={"path": str(root / path)},
-        streams=streams,
-        on_error=on_error,
+        streams=[replace(stream, on_error=on_error) for stream in streams],
     )
 
 

@@ -78,7 +78,8 @@ def gather_config(spec: Spec, pairs: list[str], file: Path | None, prompt: bool)
     return config
 
 
-async def _resolve(ops: operations.Connections, tenant: str, ref: str) -> str:
+async def resolve(ops: operations.Connections, tenant: str, ref: str) -> str:
+    """A connection's id from its id or name."""
     async with ops.db.transaction(write=False) as session:
         row = await service.find_by_name(session, tenant, ref)
         if row is None:
@@ -184,7 +185,7 @@ def connect_test(ref: Ref, tenant: Tenant) -> None:
 
     async def go() -> Checked:
         async with connections() as ops:
-            connection_id = await _resolve(ops, tenant, ref)
+            connection_id = await resolve(ops, tenant, ref)
             with console.status("checking the connection"):
                 _, checked = await operations.health(ops, cli_actor(tenant), connection_id)
             return checked
@@ -201,7 +202,7 @@ def connect_discover(ref: Ref, tenant: Tenant, as_json: AsJson = False) -> None:
 
     async def go() -> list[Any]:
         async with connections() as ops:
-            connection_id = await _resolve(ops, tenant, ref)
+            connection_id = await resolve(ops, tenant, ref)
             with console.status("discovering the schema"):
                 _, streams = await operations.discover(ops, cli_actor(tenant), connection_id)
             return streams

@@ -9,6 +9,7 @@ from gatehouse.cli.connect import connect_app
 from gatehouse.cli.demo import demo_app
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
 from gatehouse.cli.serve import serve
+from gatehouse.cli.sync import sync_app, worker
 
 app = typer.Typer(
     help="Gatehouse: the facts authorization runs on.",
@@ -24,3 +25,5 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
 app.add_typer(connect_app, name="connect")
+app.add_typer(sync_app, name="sync")
+app.command()(worker)

@@ -157,6 +157,7 @@ class Runner:
     async def _start_state(self, stream: StreamPlan) -> dict[str, Any] | None:
         saved = self.run.progress.get(stream.name, {}).get("state")
         if saved is not None or self.run.mode is not SyncMode.incremental:
+            # A full run reads an incremental stream from the start, which sets its cursor.
             return saved if isinstance(saved, dict) else None
         async with self.db.transaction(write=False) as session:
             key = (self.job.tenant_id, self.job.connection_id, stream.name)
@@ -166,9 +167,11 @@ class Runner:
             return dict(cursor.state) if cursor else None
 
     async def _stream(self, stream: StreamPlan) -> None:
-        mode = self.run.mode if stream.incremental else SyncMode.full_refresh
+        mode = SyncMode.incremental if stream.incremental else SyncMode.full_refresh
         state = await self._start_state(stream)
-        reader = self.job.connector.read(self.job.config, stream.name, mode, state)
+        reader = self.job.connector.read(
+            self.job.config, stream.name, mode, state, stream.selection
+        )
         async for batch in reader:
             for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
                 self._reject(stream, f"row {error.row}", error.reason)
@@ -198,7 +201,7 @@ class Runner:
     def _reject(self, stream: StreamPlan, ref: str, reason: str) -> None:
         self.tally.add(stream.kind, errors=1)
         self.tally.sample(stream.name, ref, reason)
-        if self.job.on_error == "fail":
+        if stream.on_error == "fail":
             raise RunFailed(f"stream {stream.name!r}, record {ref}: {reason}")
 
     async def _write(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatehouse.connectors.protocol import Connector
+from gatehouse.connectors.protocol import Connector, Selection
 
 KINDS = ("identity", "group", "membership", "resource")  # the order streams are synced in
 
@@ -44,6 +44,8 @@ class StreamPlan:
     kind: str
     transform: Transform
     incremental: bool = False  # whether the stream supports incremental reads
+    selection: Selection | None = None  # the fields, cursor and key the mapping needs
+    on_error: str = "skip"  # or "fail": the first bad record fails the run
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,6 @@ class Job:
     connector: Connector
     config: Mapping[str, Any]
     streams: list[StreamPlan]
-    on_error: str = "skip"  # or "fail": the first bad record fails the run
     max_delete_fraction: float = 0.3
     options: dict[str, Any] = field(default_factory=dict)
 

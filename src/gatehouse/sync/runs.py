@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,22 +77,32 @@ async def enqueue(
     return run
 
 
-async def claim(db: Database, owner: str, lease_seconds: float) -> tuple[SyncRun, RunSpec] | None:
-    """Take the oldest queued run, or a running one whose worker's lease ran out."""
-    now = datetime.now(UTC)
-    async with db.transaction() as session:
-        stmt = (
-            select(SyncRun)
-            .where(
-                or_(
-                    SyncRun.status == "queued",
-                    and_(SyncRun.status == "running", SyncRun.lease_expires_at < now),
-                )
+def _claimable(now: datetime, run_id: str | None) -> Select[SyncRun]:
+    stmt = (
+        select(SyncRun)
+        .where(
+            or_(
+                SyncRun.status == "queued",
+                and_(SyncRun.status == "running", SyncRun.lease_expires_at < now),
             )
-            .order_by(SyncRun.queued_at)
-            .limit(1)
-            .execution_options(**{ALL_TENANTS: True})
         )
+        .order_by(SyncRun.queued_at)
+        .limit(1)
+        .execution_options(**{ALL_TENANTS: True})
+    )
+    return stmt if run_id is None else stmt.where(SyncRun.id == run_id)
+
+
+async def claim(
+    db: Database, owner: str, lease_seconds: float, run_id: str | None = None
+) -> tuple[SyncRun, RunSpec] | None:
+    """Take the oldest queued run (or `run_id`), or a running one whose lease ran out."""
+    now = datetime.now(UTC)
+    async with db.transaction(write=False) as session:  # idle workers take no write lock
+        if (await session.execute(_claimable(now, run_id))).first() is None:
+            return None
+    async with db.transaction() as session:
+        stmt = _claimable(now, run_id)
         if not db.is_sqlite:  # SQLite serialises writers with BEGIN IMMEDIATE instead
             stmt = stmt.with_for_update(skip_locked=True)
         run = (await session.execute(stmt)).scalar_one_or_none()

@@ -151,14 +151,17 @@ async def fire_due(db: Database, limit: int = 50) -> list[str]:
     """Queue a run for every due schedule; returns the queued run ids."""
     now = datetime.now(UTC)
     queued: list[str] = []
+    stmt = (
+        select(SyncSchedule)
+        .where(SyncSchedule.enabled.is_(True), SyncSchedule.next_run_at <= now)
+        .order_by(SyncSchedule.next_run_at)
+        .limit(limit)
+        .execution_options(**{ALL_TENANTS: True})
+    )
+    async with db.transaction(write=False) as session:  # idle workers take no write lock
+        if (await session.execute(stmt)).first() is None:
+            return queued
     async with db.transaction() as session:
-        stmt = (
-            select(SyncSchedule)
-            .where(SyncSchedule.enabled.is_(True), SyncSchedule.next_run_at <= now)
-            .order_by(SyncSchedule.next_run_at)
-            .limit(limit)
-            .execution_options(**{ALL_TENANTS: True})
-        )
         if not db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         for row in (await session.execute(stmt)).scalars().all():

@@ -9,7 +9,6 @@ another worker resume the run from its last checkpoint).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -63,8 +62,10 @@ class Worker:
         await self.execute(run, spec)
         return spec.id
 
-    async def execute(self, run: SyncRun, spec: RunSpec) -> None:
-        """Execute a claimed run and record how it ended."""
+    async def execute(
+        self, run: SyncRun, spec: RunSpec, watch: Callable[[Runner], None] | None = None
+    ) -> None:
+        """Execute a claimed run and record how it ended; `watch` sees the runner first."""
         bound = log.bind(run_id=spec.id, tenant=spec.tenant_id, connection=run.connection_id)
         tally = Tally()
         try:
@@ -73,6 +74,8 @@ class Worker:
                 await self._extend(spec, WHOLE_RUN_LEASE)
             runner = Runner(self.db, job, spec, self.settings)
             tally = runner.tally
+            if watch is not None:
+                watch(runner)
             await runner.execute()
         except LeaseLost:
             bound.warning("sync_lease_lost")
@@ -102,8 +105,8 @@ class Worker:
                 .execution_options(**{TENANT: spec.tenant_id})
             )
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; sleeps only when there is nothing to do."""
+    async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """Work until `stop` is set; when idle, sleep until the poll period ends or `wake`."""
         log.info("worker_started", owner=self.owner)
         while not stop.is_set():
             try:
@@ -112,6 +115,16 @@ class Worker:
                 log.exception("worker_loop_error")
                 busy = None
             if busy is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                await self._idle(stop, wake)
         log.info("worker_stopped", owner=self.owner)
+
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+        events = [stop] if wake is None else [stop, wake]
+        waits = [asyncio.create_task(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waits, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
+        finally:
+            for task in waits:
+                task.cancel()
+            if wake is not None:
+                wake.clear()

@@ -1,0 +1,110 @@
+"""`gatehouse worker` and `gatehouse sync run`: background work and foreground syncs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from gatehouse.cli.common import console, fail, run, settings
+from gatehouse.cli.connect import Ref, Tenant, connections, resolve
+from gatehouse.connections.operations import Connections
+from gatehouse.connectors.protocol import SyncMode
+from gatehouse.db.tenancy import TENANT
+from gatehouse.sync import runs
+from gatehouse.sync.engine import Runner, Tally
+from gatehouse.sync.jobs import job_factory
+from gatehouse.sync.models import SyncRun
+from gatehouse.sync.tasks import run_settings
+from gatehouse.sync.worker import Worker
+
+sync_app = typer.Typer(help="Run syncs in the foreground.", no_args_is_help=True)
+
+
+def worker() -> None:
+    """Run the sync worker: fire due schedules and execute queued runs until stopped."""
+    cfg = settings()
+
+    async def main() -> None:
+        async with connections() as ops:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            work = Worker(
+                ops.db, job_factory(ops), run_settings(cfg), poll_seconds=cfg.worker_poll_seconds
+            )
+            console.print(f"worker {work.owner} started; Ctrl-C stops it after the current batch")
+            await work.run_forever(stop)
+
+    run(main())
+
+
+def _table(tally: Tally, status: str) -> Table:
+    table = Table(title=f"sync: {status}")
+    columns = sorted({name for counts in tally.counts.values() for name in counts})
+    table.add_column("kind")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for kind, counts in tally.counts.items():
+        table.add_row(kind, *(str(counts.get(c, 0)) for c in columns))
+    return table
+
+
+@sync_app.command("run")
+def sync_run(
+    ref: Ref,
+    tenant: Tenant,
+    full: Annotated[bool, typer.Option(help="Full refresh (with deletion detection).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Report what would change; write nothing.")] = False,
+    confirm_deletes: Annotated[
+        bool, typer.Option(help="Allow deletions over the safety threshold.")
+    ] = False,
+) -> None:
+    """Sync one connection now, showing live counts; exits 1 when the run does not succeed."""
+
+    async def main() -> tuple[str, str | None, Tally]:
+        async with connections() as ops:
+            connection_id = await resolve(ops, tenant, ref)
+            async with ops.db.transaction() as session:
+                queued = await runs.enqueue(
+                    session,
+                    tenant,
+                    connection_id,
+                    mode=SyncMode.full_refresh if full else SyncMode.incremental,
+                    trigger="cli",
+                    dry_run=dry_run,
+                    confirm_deletes=confirm_deletes,
+                )
+                await session.flush()
+                run_id = queued.id
+            return await _execute(ops, run_id)
+
+    status, error, tally = run(main())
+    console.print(_table(tally, status))
+    if error:
+        fail(error, code=1)
+
+
+async def _execute(ops: Connections, run_id: str) -> tuple[str, str | None, Tally]:
+    work = Worker(ops.db, job_factory(ops), run_settings(ops.settings), owner=f"cli:{run_id}")
+    claimed = await runs.claim(ops.db, work.owner, work.settings.lease_seconds, run_id)
+    if claimed is None:
+        fail("a worker took this run first; follow it with `gatehouse sync status`")
+    row, spec = claimed
+    watched: list[Runner] = []
+    task = asyncio.create_task(work.execute(row, spec, watched.append))
+    with Live(_table(Tally(), "starting"), console=console, refresh_per_second=4) as live:
+        while not task.done():
+            if watched:
+                live.update(_table(watched[0].tally, "running"))
+            await asyncio.sleep(0.25)
+        await task
+    async with ops.db.transaction(write=False) as session:
+        final = await session.get(SyncRun, run_id, execution_options={TENANT: spec.tenant_id})
+    assert final is not None
+    return final.status, final.error, watched[0].tally if watched else Tally()
