@@ -223,7 +223,7 @@ def ranged(name: str) -> tuple[str, int, int | None] | None:
 def complete_ranges(session: Session, entries: list[Entry]) -> None:
     """Fetch the rest of Active Directory's ranged values (groups over 1,500 members) in place."""
     for dn, attrs in entries:
-        for name in [n for n in attrs if ";range=" in n.lower()]:
+        for name in [n for n in attrs if ";" in n]:
             parsed = ranged(name)
             if parsed is None:
                 continue

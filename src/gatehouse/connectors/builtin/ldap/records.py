@@ -10,7 +10,6 @@ from gatehouse.connectors.builtin.ldap.settings import SECRET_ATTRIBUTES, Flavor
 from gatehouse.connectors.builtin.ldap.values import Convert, Entry, converter, lowered
 
 UF_ACCOUNTDISABLE = 0x2
-_UNKNOWN = object()
 
 
 class Shaper:
@@ -48,14 +47,19 @@ class Shaper:
     def record(self, entry: Entry) -> dict[str, Any]:
         """One record; the id falls back to the DN when the entry has no id attribute."""
         dn, attrs = entry
-        record: dict[str, Any] = {"dn": dn}
         plan = self._plan
-        for name, values in attrs.items():
-            step = plan.get(name, _UNKNOWN)
-            if step is _UNKNOWN:
-                step = self._learn(name)
-            if step is not None:
-                record[step[0]] = step[1](values)  # type: ignore[index]
+        try:
+            record = {
+                step[0]: step[1](values)
+                for name, values in attrs.items()
+                if (step := plan[name]) is not None
+            }
+        except KeyError:
+            for name in attrs:
+                if name not in plan:
+                    self._learn(name)
+            return self.record(entry)
+        record["dn"] = dn
         if "id" not in record:
             record["id"] = dn
         if self.ad_user:

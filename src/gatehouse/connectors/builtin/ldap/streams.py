@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gatehouse.connectors.builtin.ldap.client import Session
+from gatehouse.connectors.builtin.ldap.client import Session, complete_ranges
 from gatehouse.connectors.builtin.ldap.cursor import Checkpoint, Tracker, iso_key, moment_key
 from gatehouse.connectors.builtin.ldap.records import Shaper
 from gatehouse.connectors.builtin.ldap.schema import Schema
@@ -131,11 +131,15 @@ class Reader:
             q.base, self.search_filter(q, start, mode), q.attributes, self.settings.page_size, sort
         )
 
+        ranged = self.settings.flavor is Flavor.active_directory  # only AD splits big values
+
         def step() -> Batch | None:
             page = next(pages, None)
             if page is None:
                 return None
             tracker.page(page.sorted)
+            if ranged:
+                complete_ranges(self.session, page.entries)
             out: list[dict[str, Any]] = []
             record_of, admit = shaper.record, tracker.admit
             for entry in page.entries:

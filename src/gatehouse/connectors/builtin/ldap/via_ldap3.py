@@ -14,7 +14,6 @@ from gatehouse.connectors.builtin.ldap.client import (
     LdapError,
     Page,
     Scope,
-    complete_ranges,
     endpoint,
     peer_of,
     result_error,
@@ -140,25 +139,37 @@ class Ldap3Session:
         """Paged (and maybe sorted) subtree search, one page per request."""
         cookie: bytes | None = None
         controls = [(SORT_OID, False, sort_request(sort))] if sort else None
-        while True:
-            entries, answer = self._search(
-                base,
-                "sub",
-                filterstr,
-                attrs,
-                paged_size=size,
-                paged_cookie=cookie,
-                controls=controls,
-            )
-            complete_ranges(self, entries)
-            sorted_ = None
-            if sort:
-                raw = (answer.get(SORT_RESULT_OID) or {}).get("value")
-                sorted_ = sort_result(raw if isinstance(raw, bytes) else None) == 0
-            yield Page(entries, sorted_)
-            cookie = ((answer.get(PAGED_OID) or {}).get("value") or {}).get("cookie")
-            if not cookie:
-                return
+        try:
+            while True:
+                entries, answer = self._search(
+                    base,
+                    "sub",
+                    filterstr,
+                    attrs,
+                    paged_size=size,
+                    paged_cookie=cookie,
+                    controls=controls,
+                )
+                cookie = ((answer.get(PAGED_OID) or {}).get("value") or {}).get("cookie")
+                sorted_ = None
+                if sort:
+                    raw = (answer.get(SORT_RESULT_OID) or {}).get("value")
+                    sorted_ = sort_result(raw if isinstance(raw, bytes) else None) == 0
+                yield Page(entries, sorted_)
+                if not cookie:
+                    return
+        finally:
+            if cookie:  # left early: release the server's paged state (RFC 2696, size 0)
+                with contextlib.suppress(LdapError):
+                    self._search(
+                        base,
+                        "sub",
+                        filterstr,
+                        ["1.1"],
+                        paged_size=0,
+                        paged_cookie=cookie,
+                        controls=controls,
+                    )
 
     def close(self) -> None:
         """Unbind quietly."""

@@ -1,8 +1,4 @@
-"""The python-ldap backend (OpenLDAP's C libldap): several times faster paged reads.
-
-Pages are pipelined: the request for the next page leaves as soon as a page arrives, so the
-server prepares it while this side converts the current one.
-"""
+"""The python-ldap backend (OpenLDAP's C libldap): several times faster paged reads."""
 
 from __future__ import annotations
 
@@ -21,7 +17,6 @@ from gatehouse.connectors.builtin.ldap.client import (
     LdapError,
     Page,
     Scope,
-    complete_ranges,
     endpoint,
     result_error,
     unreachable,
@@ -174,35 +169,59 @@ class LibldapSession:
     def pages(
         self, base: str, filterstr: str, attrs: Sequence[str], size: int, sort: str | None
     ) -> Generator[Page, None, None]:
-        """Paged (and maybe sorted) subtree search; the next page is requested before yielding."""
+        """Paged (and maybe sorted) subtree search.
+
+        Unsorted, the next page is requested before this one is yielded, so the server works
+        while the caller converts. Sorted, it is not: OpenLDAP's sssvlv answers "busy" to a
+        sorted page that arrives before it has finished with the previous one.
+        """
         names = list(attrs)
         pending: int | None = None
+        cookie: bytes = b""
         try:
-            pending = self._send(base, filterstr, names, size, b"", sort)
+            pending = self._send(base, filterstr, names, size, cookie, sort)
             while pending is not None:
-                _, data, _, answers = self.conn.result3(
-                    pending, all=1, timeout=self.timeout, resp_ctrl_classes=ANSWERS
-                )
-                pending = None
-                cookie, sorted_ = b"", None
-                for answer in answers:
-                    if answer.controlType == PAGED_OID:
-                        cookie = answer.cookie
-                    elif answer.controlType == SORT_RESULT_OID:
-                        sorted_ = sort_result(answer.raw) == 0
-                if sort and sorted_ is None:
-                    sorted_ = False
-                if cookie:
+                msgid, pending = pending, None
+                data, cookie, sorted_ = self._receive(msgid, sort)
+                if cookie and not sort:
                     pending = self._send(base, filterstr, names, size, cookie, sort)
-                entries = [(dn, a) for dn, a in data if dn is not None]
-                complete_ranges(self, entries)
-                yield Page(entries, sorted_)
+                yield Page([(dn, a) for dn, a in data if dn is not None], sorted_)
+                if cookie and sort:
+                    pending = self._send(base, filterstr, names, size, cookie, sort)
+            cookie = b""
         except ldap.LDAPError as exc:
             raise self._failure(exc) from None
         finally:
+            if pending is not None or cookie:
+                self._end(base, filterstr, size, pending, cookie, sort)
+
+    def _receive(self, msgid: int, sort: str | None) -> tuple[list[Any], bytes, bool | None]:
+        _, data, _, answers = self.conn.result3(
+            msgid, all=1, timeout=self.timeout, resp_ctrl_classes=ANSWERS
+        )
+        cookie, sorted_ = b"", None
+        for answer in answers:
+            if answer.controlType == PAGED_OID:
+                cookie = answer.cookie
+            elif answer.controlType == SORT_RESULT_OID:
+                sorted_ = sort_result(answer.raw) == 0
+        return data, cookie, (sorted_ or False) if sort else None
+
+    def _end(
+        self,
+        base: str,
+        filterstr: str,
+        size: int,
+        pending: int | None,
+        cookie: bytes,
+        sort: str | None,
+    ) -> None:
+        """Release a paged search left early: a page size of 0 with the cookie (RFC 2696)."""
+        with contextlib.suppress(ldap.LDAPError):
             if pending is not None:
-                with contextlib.suppress(ldap.LDAPError):
-                    self.conn.abandon(pending)
+                cookie = self._receive(pending, sort)[1]
+            if cookie:
+                self._receive(self._send(base, filterstr, ["1.1"], 0, cookie, sort), sort)
 
     def close(self) -> None:
         """Unbind quietly."""
