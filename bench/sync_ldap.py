@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # the test directory's slapd set-up is shared, no
 from gatehouse.connectors.builtin.ldap import LdapConnector  # noqa: E402
 from gatehouse.connectors.builtin.ldap.settings import parse  # noqa: E402
 from gatehouse.connectors.builtin.ldap.streams import query  # noqa: E402
+from gatehouse.connectors.environment import Environment  # noqa: E402
 from gatehouse.connectors.protocol import Batch, SyncMode  # noqa: E402
 from tests.connectors.ldap.directory import OPENLDAP_BASE, Directory  # noqa: E402
 
@@ -40,7 +41,7 @@ ROUNDS = int(os.environ.get("BENCH_LDAP_ROUNDS", "3"))
 PEOPLE = f"ou=people,{OPENLDAP_BASE}"
 READER = f"uid=reader,{OPENLDAP_BASE}"
 PASSWORD = "bench-reader"  # noqa: S105 (a throwaway directory)
-LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 TARGETS = {"ratio": 0.7, "python-ldap_rps": 15_000.0}
 
 
@@ -78,7 +79,7 @@ def config(directory: Directory, backend: str) -> dict[str, Any]:
 
 async def batches(cfg: dict[str, Any], stream: str = "users") -> AsyncIterator[Batch]:
     """The connector's batches of one full read."""
-    connector = LdapConnector(outbound_allow=LOOPBACK)
+    connector = LdapConnector(Environment(LOOPBACK))
     async for batch in connector.read(cfg, stream, SyncMode.full_refresh, None):
         yield batch
 

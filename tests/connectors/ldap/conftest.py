@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from gatehouse.connectors.builtin.ldap import LdapConnector
+from gatehouse.connectors.environment import Environment
 from gatehouse.connectors.protocol import Batch, SyncMode
 from tests.conftest import service_missing
 from tests.connectors.ldap import tree
 from tests.connectors.ldap.directory import Directory, slapd_missing
 
-LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 BACKENDS = ["ldap3", "python-ldap"]
 
 
@@ -44,7 +45,7 @@ def client(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def connector() -> LdapConnector:
     """The connector, allowed to reach loopback."""
-    return LdapConnector(outbound_allow=LOOPBACK)
+    return LdapConnector(Environment(LOOPBACK))
 
 
 @pytest.fixture

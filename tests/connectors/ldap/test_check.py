@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gatehouse.connectors.builtin.ldap import LdapConnector
+from gatehouse.connectors.environment import Environment, using
 from gatehouse.connectors.protocol import CheckFailure, CheckResult
 from tests.connectors.ldap import tree
 from tests.connectors.ldap.conftest import LOOPBACK
@@ -76,16 +77,15 @@ async def test_unresolvable_host(connector: LdapConnector, openldap: dict[str, A
     assert "resolve" in result.message
 
 
-async def test_outbound_guard(openldap: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loopback is refused unless GATEHOUSE_OUTBOUND_ALLOW names it."""
-    monkeypatch.delenv("GATEHOUSE_OUTBOUND_ALLOW", raising=False)
-    refused = await LdapConnector().check(openldap)
+async def test_outbound_guard(openldap: dict[str, Any]) -> None:
+    """Loopback is refused unless the environment's allow-list names it."""
+    refused = await LdapConnector().check(openldap)  # no environment set: the strictest
     assert refused.failure is CheckFailure.unreachable
     assert "GATEHOUSE_OUTBOUND_ALLOW" in refused.message
-    other = await LdapConnector(outbound_allow=[LOOPBACK[1]]).check(openldap)  # ::1 only
+    other = await LdapConnector(Environment((LOOPBACK[1],))).check(openldap)  # ::1 only
     assert other.failure is CheckFailure.unreachable
-    monkeypatch.setenv("GATEHOUSE_OUTBOUND_ALLOW", "127.0.0.0/8")
-    assert (await LdapConnector().check(openldap)).ok
+    with using(Environment((LOOPBACK[0],))):
+        assert (await LdapConnector().check(openldap)).ok
 
 
 async def test_untrusted_certificate(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gatehouse.connectors.builtin.ldap import LdapConnector
-from gatehouse.connectors.protocol import ConnectorError, SyncMode
+from gatehouse.connectors.protocol import ConnectorError, SchemaChanged, Selection, SyncMode
 from gatehouse.connectors.registry import connector_type
 from tests.connectors.ldap import tree
 from tests.connectors.ldap.conftest import by, read_all
@@ -161,3 +161,48 @@ async def test_unknown_stream_and_bad_state(
     assert caught.value.failure == "config"
     with pytest.raises(ConnectorError, match="clear the stream's state"):
         await read_all(connector, openldap, "users", SyncMode.incremental, {"cursor": 5})
+
+
+async def test_selection_reads_only_what_the_mapping_needs(
+    connector: LdapConnector, openldap: dict[str, Any]
+) -> None:
+    """Selected fields narrow the attributes read; the id and DN always come."""
+    selection = Selection(fields=("id", "uid", "mail"))
+    batches = connector.read(openldap, "users", SyncMode.full_refresh, None, selection)
+    records = [r async for b in batches for r in b.records]
+    alice = by(records, "uid")["alice"]
+    assert set(alice) <= {"dn", "id", "uid", "mail", "modifyTimestamp", "memberOf"}
+    assert alice["mail"] == "alice@example.org"
+
+
+@pytest.mark.parametrize(
+    ("stream", "selection", "named"),
+    [
+        ("users", Selection(fields=("uid", "shoeSize")), "shoeSize"),
+        ("users", Selection(fields=("active",)), "active"),
+        ("users", Selection(cursor_field="mail"), "mail"),
+        ("memberships", Selection(fields=("group_id", "weight")), "weight"),
+    ],
+)
+async def test_selection_of_a_missing_field(
+    connector: LdapConnector,
+    openldap: dict[str, Any],
+    stream: str,
+    selection: Selection,
+    named: str,
+) -> None:
+    """A field (or cursor) the directory does not have fails the read, naming it."""
+    with pytest.raises(SchemaChanged, match=named):
+        await anext(aiter(connector.read(openldap, stream, SyncMode.full_refresh, None, selection)))
+
+
+async def test_selected_cursor(connector: LdapConnector, openldap: dict[str, Any]) -> None:
+    """The selection's cursor replaces the configured one."""
+    selection = Selection(cursor_field="createTimestamp")
+    full = [
+        b async for b in connector.read(openldap, "users", SyncMode.full_refresh, None, selection)
+    ]
+    assert all("createTimestamp" in r for b in full for r in b.records)
+    state = full[-1].state
+    reader = connector.read(openldap, "users", SyncMode.incremental, state, selection)
+    assert [r async for b in reader for r in b.records] == []

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from gatehouse.config import IPNetwork
 from gatehouse.connectors.builtin.ldap.settings import LdapSettings
 from gatehouse.connectors.builtin.ldap.values import Entry
+from gatehouse.connectors.environment import Environment, network_address
 from gatehouse.connectors.protocol import CheckFailure, ConnectorError
-from gatehouse.kit.outbound import OutboundBlockedError, check_peer, permitted_addresses
+from gatehouse.kit.outbound import OutboundBlockedError, check_peer
 
 Scope = Literal["base", "one", "sub"]
 
@@ -160,34 +160,37 @@ def endpoint(url: str) -> tuple[str, int]:
     return str(parts.hostname), parts.port or (636 if parts.scheme == "ldaps" else 389)
 
 
-def _establish(session: Session, host: str, allow: Sequence[IPNetwork]) -> None:
+def _establish(session: Session, host: str, env: Environment) -> None:
     session.open()
     try:
-        check_peer(host, session.peer(), allow)
+        check_peer(host, session.peer(), env.outbound_allow)
     except OutboundBlockedError as exc:
         raise LdapError(CheckFailure.unreachable, str(exc)) from None
     session.bind()
 
 
 async def connect(
-    settings: LdapSettings, allow: Sequence[IPNetwork], factory: SessionFactory | None = None
+    settings: LdapSettings, env: Environment, factory: SessionFactory | None = None
 ) -> Session:
-    """A bound session to the first server that answers (later URLs are fail-overs)."""
+    """A bound session to the first server that answers (later URLs are fail-overs).
+
+    The host name is checked by the outbound guard before connecting, and the connected peer
+    again before the bind: libldap must connect by name for its TLS host-name check.
+    """
     make = factory or backend_factory(settings)
     failures: list[str] = []
+    blocked = 0
     for url in settings.urls:
         host, port = endpoint(url)
         try:
-            await permitted_addresses(host, port, allow)
-        except OutboundBlockedError as exc:
+            await network_address(host, port, env)
+        except ConnectorError as exc:
+            blocked += not exc.transient
             failures.append(str(exc))
-            continue
-        except (OSError, UnicodeError) as exc:
-            failures.append(f"{host}: cannot resolve the host name ({exc})")
             continue
         session = make(settings, url)
         try:
-            await asyncio.to_thread(_establish, session, host, allow)
+            await asyncio.to_thread(_establish, session, host, env)
         except LdapError as exc:
             session.close()
             if exc.failure in (CheckFailure.unreachable, CheckFailure.timeout):
@@ -195,11 +198,10 @@ async def connect(
                 continue
             raise
         return session
-    blocked = all("refused: private" in f for f in failures)
     raise LdapError(
         CheckFailure.unreachable,
         "no LDAP server answered: " + "; ".join(failures),
-        transient=not blocked,
+        transient=blocked < len(failures),
     )
 
 

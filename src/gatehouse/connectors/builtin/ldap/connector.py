@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from gatehouse.config import IPNetwork, Settings
 from gatehouse.connectors.builtin.ldap import discover as discovery
 from gatehouse.connectors.builtin.ldap.client import LdapError, SessionFactory
 from gatehouse.connectors.builtin.ldap.cursor import Checkpoint
 from gatehouse.connectors.builtin.ldap.directory import every, first, opened
 from gatehouse.connectors.builtin.ldap.memberships import edges, member_index
+from gatehouse.connectors.builtin.ldap.selection import narrowed
 from gatehouse.connectors.builtin.ldap.settings import parse, spec
 from gatehouse.connectors.builtin.ldap.streams import STREAMS, Reader, query
+from gatehouse.connectors.environment import Environment, current
 from gatehouse.connectors.protocol import (
     Batch,
     CheckFailure,
     CheckResult,
     ConnectorError,
+    Selection,
     StreamInfo,
     SyncMode,
 )
@@ -47,11 +49,9 @@ class LdapConnector:
     title: ClassVar[str] = "LDAP / Active Directory"
 
     def __init__(
-        self,
-        outbound_allow: Sequence[IPNetwork] | None = None,
-        session_factory: SessionFactory | None = None,
+        self, env: Environment | None = None, session_factory: SessionFactory | None = None
     ) -> None:
-        self.allow = list(Settings().outbound_allow if outbound_allow is None else outbound_allow)
+        self.env = current() if env is None else env
         self.factory = session_factory  # None: python-ldap when installed, else ldap3
 
     @classmethod
@@ -66,7 +66,7 @@ class LdapConnector:
         except ConnectorError as exc:
             return CheckResult.failed(exc.failure, str(exc))
         try:
-            async with opened(settings, self.allow, self.factory) as reader:
+            async with opened(settings, self.env, self.factory) as reader:
                 return await self._probe(reader)
         except LdapError as exc:
             advice = ADVICE.get(exc.failure, "")
@@ -134,7 +134,7 @@ class LdapConnector:
     async def discover(self, config: Mapping[str, Any]) -> list[StreamInfo]:
         """users, groups and memberships with fields, keys and cursor candidates."""
         settings = parse(config)
-        async with opened(settings, self.allow, self.factory) as reader:
+        async with opened(settings, self.env, self.factory) as reader:
             return await discovery.streams(reader)
 
     async def read(
@@ -143,6 +143,7 @@ class LdapConnector:
         stream: str,
         mode: SyncMode,
         state: Mapping[str, Any] | None,
+        selection: Selection | None = None,
     ) -> AsyncIterator[Batch]:
         """Records of a stream, a batch per page, each with the checkpoint after it."""
         settings = parse(config)
@@ -151,7 +152,9 @@ class LdapConnector:
                 CheckFailure.config, f"no stream {stream!r}; LDAP offers {', '.join(STREAMS)}"
             )
         checkpoint = Checkpoint.load(state)
-        async with opened(settings, self.allow, self.factory) as reader:
+        async with opened(settings, self.env, self.factory) as reader:
+            if selection is not None:
+                reader.settings = narrowed(reader, stream, selection)
             if stream == "memberships":
                 expand = edges(reader, await member_index(reader))
                 batches = reader.records(stream, mode, checkpoint, expand)

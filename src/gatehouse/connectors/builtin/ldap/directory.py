@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 
-from gatehouse.config import IPNetwork
 from gatehouse.connectors.builtin.ldap import schema as schemas
 from gatehouse.connectors.builtin.ldap.client import LdapError, Session, SessionFactory, connect
 from gatehouse.connectors.builtin.ldap.controls import SORT_OID
 from gatehouse.connectors.builtin.ldap.schema import Schema
 from gatehouse.connectors.builtin.ldap.settings import LdapSettings
 from gatehouse.connectors.builtin.ldap.streams import Reader
+from gatehouse.connectors.environment import Environment
 
 log = structlog.get_logger("gatehouse.connectors.ldap")
 ROOT_DSE_ATTRIBUTES = (
@@ -71,11 +71,11 @@ def read_schema(session: Session, root: dict[str, list[bytes]]) -> Schema:
 @asynccontextmanager
 async def opened(
     settings: LdapSettings,
-    allow: Sequence[IPNetwork],
+    env: Environment,
     factory: SessionFactory | None = None,
 ) -> AsyncIterator[Reader]:
     """A bound session with its root DSE and schema, closed on exit."""
-    session = await connect(settings, allow, factory)
+    session = await connect(settings, env, factory)
     try:
         root = await asyncio.to_thread(root_dse, session)
         schema = await asyncio.to_thread(read_schema, session, root)

@@ -144,6 +144,7 @@ class LdapSettings(BaseModel):
         max_length=8,
         description="Servers to try in order: ldap://host[:port] or ldaps://host[:port].",
         examples=[["ldaps://dc1.corp.example.com", "ldaps://dc2.corp.example.com"]],
+        json_schema_extra={"x-endpoint": True},
     )
     flavor: Flavor = Field(
         Flavor.openldap, description="openldap or active_directory: sets the defaults below."
@@ -195,7 +196,7 @@ class LdapSettings(BaseModel):
     )
     page_size: int = Field(500, ge=1, le=5000, description="Entries per page and per batch.")
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="Per-operation time limit.")
-    connect_timeout_seconds: float = Field(10.0, gt=0, le=120, description="TCP/TLS connect.")
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect.")
     backend: Literal["auto", "ldap3", "python-ldap"] = Field(
         "auto", description="Client library: python-ldap when installed, else ldap3."
     )
