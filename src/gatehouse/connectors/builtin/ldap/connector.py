@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any, ClassVar
 
 from gatehouse.connectors.builtin.ldap import discover as discovery
@@ -155,10 +156,9 @@ class LdapConnector:
         async with opened(settings, self.env, self.factory) as reader:
             if selection is not None:
                 reader.settings = narrowed(reader, stream, selection)
-            if stream == "memberships":
-                expand = edges(reader, await member_index(reader))
-                batches = reader.records(stream, mode, checkpoint, expand)
-            else:
-                batches = reader.records(stream, mode, checkpoint)
-            async for batch in batches:
-                yield batch
+            expand = edges(reader, await member_index(reader)) if stream == "memberships" else None
+            # closed here, before the session is: a paged search left early is ended on the server
+            records = reader.records(stream, mode, checkpoint, expand)
+            async with aclosing(records) as batches:
+                async for batch in batches:
+                    yield batch

@@ -5,6 +5,9 @@ from __future__ import annotations
 PAGED_OID = "1.2.840.113556.1.4.319"
 SORT_OID = "1.2.840.113556.1.4.473"
 SORT_RESULT_OID = "1.2.840.113556.1.4.474"
+# A page answered "busy" is asked again after these pauses (seconds): OpenLDAP's sssvlv updates
+# a connection's paged state after it has sent the page, so a quick next request can race it.
+BUSY_WAITS = (0.01, 0.05, 0.2, 0.5, 1.0)
 
 
 def _length(size: int) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,7 @@ class Reader:
         mode: SyncMode,
         state: Checkpoint | None,
         emit: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
-    ) -> AsyncIterator[Batch]:
+    ) -> AsyncGenerator[Batch, None]:
         """Batches of a stream's records, one per page, then the final checkpoint.
 
         Fetching and shaping a page both run in a worker thread; `emit` turns one record into

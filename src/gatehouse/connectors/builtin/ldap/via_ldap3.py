@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
 from collections.abc import Generator, Sequence
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from gatehouse.connectors.builtin.ldap.client import (
     unreachable,
 )
 from gatehouse.connectors.builtin.ldap.controls import (
+    BUSY_WAITS,
     PAGED_OID,
     SORT_OID,
     SORT_RESULT_OID,
@@ -30,6 +32,7 @@ from gatehouse.connectors.builtin.ldap.settings import LdapSettings
 from gatehouse.connectors.builtin.ldap.values import Entry
 from gatehouse.connectors.protocol import CheckFailure
 
+BUSY = 51
 SCOPES: dict[str, Literal["BASE", "LEVEL", "SUBTREE"]] = {
     "base": "BASE",
     "one": "LEVEL",
@@ -139,17 +142,25 @@ class Ldap3Session:
         """Paged (and maybe sorted) subtree search, one page per request."""
         cookie: bytes | None = None
         controls = [(SORT_OID, False, sort_request(sort))] if sort else None
+        waits = list(BUSY_WAITS)
         try:
             while True:
-                entries, answer = self._search(
-                    base,
-                    "sub",
-                    filterstr,
-                    attrs,
-                    paged_size=size,
-                    paged_cookie=cookie,
-                    controls=controls,
-                )
+                try:
+                    entries, answer = self._search(
+                        base,
+                        "sub",
+                        filterstr,
+                        attrs,
+                        paged_size=size,
+                        paged_cookie=cookie,
+                        controls=controls,
+                    )
+                except LdapError as exc:
+                    if exc.code != BUSY or not waits:
+                        raise
+                    time.sleep(waits.pop(0))  # see BUSY_WAITS; the same page is asked again
+                    continue
+                waits = list(BUSY_WAITS)
                 cookie = ((answer.get(PAGED_OID) or {}).get("value") or {}).get("cookie")
                 sorted_ = None
                 if sort:

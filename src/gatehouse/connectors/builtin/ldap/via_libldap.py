@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from gatehouse.connectors.builtin.ldap.client import (
     unreachable,
 )
 from gatehouse.connectors.builtin.ldap.controls import (
+    BUSY_WAITS,
     PAGED_OID,
     SORT_OID,
     SORT_RESULT_OID,
@@ -178,11 +180,20 @@ class LibldapSession:
         names = list(attrs)
         pending: int | None = None
         cookie: bytes = b""
+        waits = list(BUSY_WAITS)
         try:
             pending = self._send(base, filterstr, names, size, cookie, sort)
             while pending is not None:
                 msgid, pending = pending, None
-                data, cookie, sorted_ = self._receive(msgid, sort)
+                try:
+                    data, next_cookie, sorted_ = self._receive(msgid, sort)
+                except ldap.BUSY:
+                    if not waits:
+                        raise
+                    time.sleep(waits.pop(0))  # see BUSY_WAITS; the same page is asked again
+                    pending = self._send(base, filterstr, names, size, cookie, sort)
+                    continue
+                cookie, waits = next_cookie, list(BUSY_WAITS)
                 if cookie and not sort:
                     pending = self._send(base, filterstr, names, size, cookie, sort)
                 yield Page([(dn, a) for dn, a in data if dn is not None], sorted_)
