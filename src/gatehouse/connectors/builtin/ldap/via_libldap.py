@@ -173,9 +173,8 @@ class LibldapSession:
     ) -> Generator[Page, None, None]:
         """Paged (and maybe sorted) subtree search.
 
-        Unsorted, the next page is requested before this one is yielded, so the server works
-        while the caller converts. Sorted, it is not: OpenLDAP's sssvlv answers "busy" to a
-        sorted page that arrives before it has finished with the previous one.
+        The next page is requested before this one is yielded, so the server works while the
+        caller converts. A page answered "busy" is asked again (see BUSY_WAITS).
         """
         names = list(attrs)
         pending: int | None = None
@@ -194,11 +193,9 @@ class LibldapSession:
                     pending = self._send(base, filterstr, names, size, cookie, sort)
                     continue
                 cookie, waits = next_cookie, list(BUSY_WAITS)
-                if cookie and not sort:
+                if cookie:
                     pending = self._send(base, filterstr, names, size, cookie, sort)
                 yield Page([(dn, a) for dn, a in data if dn is not None], sorted_)
-                if cookie and sort:
-                    pending = self._send(base, filterstr, names, size, cookie, sort)
             cookie = b""
         except ldap.LDAPError as exc:
             raise self._failure(exc) from None
