@@ -93,14 +93,14 @@ async def test_groups_and_nested_memberships(
     gid = {name: g["id"] for name, g in named.items()}
     uid = {name: u["id"] for name, u in users.items()}
     expected = {
-        (gid["platform"], uid["carol"], "user"),
-        (gid["engineering"], uid["alice"], "user"),
-        (gid["engineering"], uid["bob"], "user"),
+        (gid["platform"], uid["carol"], "identity"),
+        (gid["engineering"], uid["alice"], "identity"),
+        (gid["engineering"], uid["bob"], "identity"),
         (gid["engineering"], gid["platform"], "group"),
         (gid["everyone"], gid["engineering"], "group"),
         (gid["ghosts"], None, "unknown"),
-        (gid["ghosts"], uid["alice"], "user"),  # the member DN differs in case and spacing
-    } | {(gid["everyone"], uid[u], "user") for u in ("alice", "bob", "carol", "dave")}
+        (gid["ghosts"], uid["alice"], "identity"),  # the member DN differs in case and spacing
+    } | {(gid["everyone"], uid[u], "identity") for u in ("alice", "bob", "carol", "dave")}
     assert got == expected
     ghost = next(e for e in edges if e["member_id"] is None)
     assert ghost["member_dn"] == f"uid=ghost,{tree.PEOPLE}"
@@ -131,10 +131,10 @@ async def test_active_directory_memberships(connector: LdapConnector, ad: dict[s
     got = {(e["group_id"], e["member_id"], e["member_kind"]) for e in edges}
     g = {k: str(v) for k, v in tree.GUIDS.items()}
     assert got == {
-        (g["staff"], g["erin"], "user"),
-        (g["staff"], g["frank"], "user"),
+        (g["staff"], g["erin"], "identity"),
+        (g["staff"], g["frank"], "identity"),
         (g["staff"], g["admins"], "group"),
-        (g["admins"], g["grace"], "user"),
+        (g["admins"], g["grace"], "identity"),
     }
 
 

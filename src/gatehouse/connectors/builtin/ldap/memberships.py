@@ -10,7 +10,7 @@ from typing import Any
 from gatehouse.connectors.builtin.ldap.records import Shaper
 from gatehouse.connectors.builtin.ldap.streams import Reader, normal_dn, query
 
-Members = dict[str, tuple[str, str]]  # normalized DN -> (id, "user" | "group")
+Members = dict[str, tuple[str, str]]  # normalized DN -> (id, "identity" | "group")
 _UNIQUE_SUFFIX = re.compile(r"#'[01]*'B$")  # uniqueMember's optional "#'0101'B" uid
 
 
@@ -19,7 +19,7 @@ async def member_index(reader: Reader) -> Members:
     settings = reader.settings
     index: Members = {}
     id_attribute = str(settings.default("id_attribute"))
-    for stream, kind in (("users", "user"), ("groups", "group")):
+    for stream, kind in (("users", "identity"), ("groups", "group")):
         q = query(settings, stream)
         shaper = Shaper(settings, reader.schema, [id_attribute], users=False)
         pages = reader.session.pages(q.base, q.filter, [id_attribute], settings.page_size, None)
