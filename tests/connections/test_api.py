@@ -96,7 +96,7 @@ async def test_bad_input_is_refused_clearly(app: Harness, pg_source_db: str) -> 
         "/pip/connections", json={"name": "x", "type": "oracle", "config": {}}, headers=auth
     )
     assert unknown.status_code == 422
-    assert "installed: file, mysql, postgresql, sqlite" in unknown.json()["detail"]
+    assert "installed: file, ldap, mysql, postgresql, sqlite" in unknown.json()["detail"]
     bad = await c.post(
         "/pip/connections",
         json={

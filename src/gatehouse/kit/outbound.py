@@ -55,12 +55,28 @@ async def checked_address(host: str, port: int, allow: Sequence[IPNetwork]) -> s
     addresses = await resolve(host, port)
     refused = [str(a) for a in addresses if not permitted(a, allow)]
     if refused or not addresses:
-        raise OutboundBlockedError(
-            f"outbound call to {host} ({', '.join(refused) or 'no address'}) refused: "
-            "private, loopback or link-local; add its network to GATEHOUSE_OUTBOUND_ALLOW "
-            "if it is meant to be reached"
-        )
+        raise refusal(host, refused)
     return str(addresses[0])
+
+
+def check_peer(host: str, peer: str, allow: Sequence[IPNetwork]) -> None:
+    """Refuse a connected socket whose peer address is not permitted.
+
+    For clients that must connect by name (TLS host-name checks inside a C library, as with
+    LDAP): check the name first with `checked_address`, then the connected peer before sending
+    anything that matters, so a DNS answer that changed in between is caught.
+    """
+    if not permitted(ipaddress.ip_address(peer.split("%", 1)[0]), allow):
+        raise refusal(host, [peer])
+
+
+def refusal(host: str, refused: Sequence[str]) -> OutboundBlockedError:
+    """The error for a destination the guard turns away."""
+    return OutboundBlockedError(
+        f"outbound call to {host} ({', '.join(refused) or 'no address'}) refused: "
+        "private, loopback or link-local; add its network to GATEHOUSE_OUTBOUND_ALLOW "
+        "if it is meant to be reached"
+    )
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
