@@ -14,10 +14,10 @@ from gatehouse.audit.context import Actor
 from gatehouse.db.repository import TenantRepository
 from gatehouse.db.tenancy import TENANT
 from gatehouse.events.service import emit
-from gatehouse.identity import risk
 from gatehouse.identity.changes import record_change
-from gatehouse.identity.graph import ancestor_groups, member_rows
+from gatehouse.identity.graph import ancestor_groups
 from gatehouse.identity.models import Group, Identity, Membership
+from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.schemas import GroupData
 from gatehouse.kit.problems import Problem, not_found
 
@@ -237,23 +237,6 @@ async def remove_members(
     return gone
 
 
-RESCORE_LIMIT = 10_000
-
-
-async def rescore_members(
-    session: AsyncSession, tenant_id: str, member_ids: list[str], kinds: dict[str, str]
-) -> None:
-    """Membership moved: rescore the identities whose groups changed (nested ones too)."""
-    people = {m for m in member_ids if kinds[m] == "identity"}
-    for sub in (m for m in member_ids if kinds[m] == "group"):
-        rows = await member_rows(session, tenant_id, sub, transitive=True)
-        people.update(m for m, kind in rows if kind == "identity")
-    if len(people) > RESCORE_LIMIT:
-        log.warning("too many identities to rescore now", count=len(people))
-        return
-    await risk.recompute_many(session, tenant_id, sorted(people))
-
-
 async def _membership_events(
     session: AsyncSession,
     actor: Actor,
@@ -267,7 +250,7 @@ async def _membership_events(
         return
     group.version += 1
     await session.flush()
-    await rescore_members(session, actor.tenant_id, member_ids, kinds)
+    await rescore_members(session, actor.tenant_id, {m: kinds[m] for m in member_ids})
     for member in member_ids:
         emit(
             session,

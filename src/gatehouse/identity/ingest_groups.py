@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.identity import rows as db
-from gatehouse.identity.groups import rescore_members
 from gatehouse.identity.ingest import IngestReport, RecordError, SourceRecord, error_text
 from gatehouse.identity.models import Group, GroupLink, Membership
+from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.schemas import GroupData
 from gatehouse.kit.ids import new_id
 
@@ -189,6 +189,7 @@ async def ingest_memberships(
     *,
     run_id: str | None = None,
     dry_run: bool = False,
+    rescore: dict[str, str] | None = None,
 ) -> IngestReport:
     """Add the memberships a source states; both ends must already be linked to its records."""
     report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
@@ -257,7 +258,7 @@ async def ingest_memberships(
             .values(seen_run=run_id)
         )
         await db.execute_many(session, stmt, seen)
-    await membership_changed(session, actor, source, "membership.added", new, now)
+    await membership_changed(session, actor, source, "membership.added", new, now, rescore)
     return report
 
 
@@ -268,8 +269,13 @@ async def membership_changed(
     event: str,
     rows: list[dict[str, Any]],
     now: datetime,
+    rescore: dict[str, str] | None = None,
 ) -> None:
-    """Events, group versions, risk scores and one audit entry for added or removed members."""
+    """Events, group versions, risk scores and one audit entry for added or removed members.
+
+    With `rescore`, the moved members are added to it for the caller to rescore once later
+    (a sync rescoring at the end of a run) instead of now.
+    """
     if not rows:
         return
     tenant = actor.tenant_id
@@ -310,8 +316,12 @@ async def membership_changed(
             ("group", None, gid, versions[gid], {verb: members[:1000], "count": len(members)})
             for gid, members in by_group.items()
         ],
+        events=False,  # each member's own membership event is written above
     )
-    await rescore_members(session, tenant, sorted(kinds), kinds)
+    if rescore is None:
+        await rescore_members(session, tenant, kinds)
+    else:
+        rescore.update(kinds)
     await audit.record(
         session,
         actor,

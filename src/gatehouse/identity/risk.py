@@ -13,19 +13,17 @@ More rules come from the `gatehouse.risk_rules` entry-point group: each is a cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gatehouse.db.tenancy import TENANT
 from gatehouse.events.service import emit
-from gatehouse.identity.graph import group_names_of_many, groups_of
+from gatehouse.identity.graph import groups_of
 from gatehouse.identity.models import Identity
 
 log = structlog.get_logger("gatehouse.risk")
@@ -128,21 +126,6 @@ async def recompute(session: AsyncSession, identity: Identity) -> bool:
     """Refresh one identity's score and factors."""
     names = [g.display_name for g in await groups_of(session, identity.tenant_id, identity.id)]
     return _apply(session, identity, names, datetime.now(UTC))
-
-
-async def recompute_many(session: AsyncSession, tenant_id: str, identity_ids: Sequence[str]) -> int:
-    """Refresh many identities with one membership query; returns how many scores moved."""
-    if not identity_ids:
-        return 0
-    stmt = (
-        select(Identity)
-        .where(Identity.tenant_id == tenant_id, Identity.id.in_(list(identity_ids)))
-        .execution_options(**{TENANT: tenant_id})
-    )
-    people = (await session.execute(stmt)).scalars().all()
-    names = await group_names_of_many(session, tenant_id, [p.id for p in people])
-    now = datetime.now(UTC)
-    return sum(_apply(session, p, names[p.id], now) for p in people)
 
 
 def score_new(session: AsyncSession, identity: Identity) -> bool:

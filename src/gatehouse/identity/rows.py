@@ -106,6 +106,12 @@ async def source_links(
     return found
 
 
+async def linked_identities(session: AsyncSession, tenant: str, source: str) -> list[str]:
+    """Every identity a source links."""
+    stmt = select(LINKS.c.identity_id).where(LINKS.c.tenant_id == tenant, LINKS.c.source == source)
+    return list((await run(session, tenant, stmt)).scalars())
+
+
 async def mark_seen(
     session: AsyncSession,
     table: Table,
@@ -336,13 +342,15 @@ async def record_versions(
     source: str,
     now: datetime,
     changes: list[Change],
+    *,
+    events: bool = True,
 ) -> None:
-    """A version row and an outbox event per (type, before, id, version, after).
+    """A version row and (unless `events` is false) an event per (type, before, id, version, after).
 
     The event is `<type>.created` without a before, `<type>.deleted` without an after and
     `<type>.updated` otherwise; it carries the after snapshot.
     """
-    versions, events = [], []
+    versions, announced = [], []
     for kind, before, ident, version, after in changes:
         versions.append(
             {
@@ -361,9 +369,10 @@ async def record_versions(
         payload: dict[str, Any] = {"id": ident, "version": version, "source": source}
         if after is not None:
             payload["after"] = after
-        events.append(event_row(tenant, f"{kind}.{verb}", kind, ident, payload, now))
+        announced.append(event_row(tenant, f"{kind}.{verb}", kind, ident, payload, now))
     await insert_rows(session, VERSIONS, versions)
-    await insert_rows(session, EVENTS, events)
+    if events:
+        await insert_rows(session, EVENTS, announced)
 
 
 async def record_identity_changes(

@@ -30,6 +30,8 @@ from gatehouse.identity.correlation import policy_for
 from gatehouse.identity.ingest import IngestReport, SourceRecord, ingest_identities
 from gatehouse.identity.ingest_groups import MembershipRecord, ingest_groups, ingest_memberships
 from gatehouse.identity.ingest_resources import ingest_resources
+from gatehouse.identity.rescore import rescore_members
+from gatehouse.identity.rows import linked_identities
 from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
 from gatehouse.sync.models import StreamCursor, SyncRun
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
@@ -104,6 +106,9 @@ class Runner:
         self.actor = Actor(job.tenant_id, f"sync:{job.connection_id}")
         self.tally = Tally({k: dict(v) for k, v in run.counts.items()}, list(run.samples))
         self._whole: AsyncSession | None = None
+        # Members whose groups moved, rescored once at the end rather than batch by batch.
+        self._rescore: dict[str, str] = {}
+        self._resumed = bool(run.progress)
 
     async def execute(self) -> Tally:
         """Run every stream, then deletion detection; raises on failure."""
@@ -128,6 +133,7 @@ class Runner:
             if self.run.progress.get(stream.name, {}).get("done"):
                 continue
             await self._stream_with_retries(stream)
+        await self._rescore_moved()
         if self.run.mode is SyncMode.full_refresh:
             await self._deletions()
 
@@ -226,7 +232,9 @@ class Runner:
                 )
                 for r in rows
             ]
-            report = await ingest_memberships(session, actor, source, pairs, run_id=run_id)
+            report = await ingest_memberships(
+                session, actor, source, pairs, run_id=run_id, rescore=self._rescore
+            )
         else:
             records = [SourceRecord(r.external_id, r.data) for r in rows]
             report = await ingest_resources(session, actor, source, records)
@@ -260,6 +268,21 @@ class Runner:
             else:
                 cursor.state = state
         await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
+    async def _rescore_moved(self) -> None:
+        """Risk scores of everyone whose groups this run changed, in one pass.
+
+        A resumed run does not know what its earlier attempt changed, so it rescores every
+        identity this source links.
+        """
+        async with self._unit() as session:
+            if self._resumed:
+                linked = await linked_identities(session, self.job.tenant_id, self.job.source)
+                self._rescore.update(dict.fromkeys(linked, "identity"))
+            if self._rescore:
+                await rescore_members(session, self.job.tenant_id, self._rescore)
+            if self._whole is None:
+                await renew(session, self.run, self.tally, self.settings.lease_seconds)
 
     async def _deletions(self) -> None:
         async with self._unit() as session:

@@ -1,0 +1,62 @@
+"""Risk scores recomputed set-wise after memberships change (nested groups included)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.identity import rows as db
+from gatehouse.identity.graph import member_rows
+from gatehouse.identity.risk import score_row
+
+log = structlog.get_logger("gatehouse.identity")
+RESCORE_LIMIT = 200_000  # identities one change may rescore; beyond, a warning and no rescore
+
+
+async def affected(session: AsyncSession, tenant_id: str, members: Mapping[str, str]) -> set[str]:
+    """The identities whose groups moved: identity members, and everyone under group members."""
+    people = {m for m, kind in members.items() if kind == "identity"}
+    for group_id in (m for m, kind in members.items() if kind == "group"):
+        found = await member_rows(session, tenant_id, group_id, transitive=True)
+        people.update(m for m, kind in found if kind == "identity")
+    return people
+
+
+async def rescore_members(session: AsyncSession, tenant_id: str, members: Mapping[str, str]) -> int:
+    """Rescore the identities a membership change affects; returns how many scores moved."""
+    people = await affected(session, tenant_id, members)
+    if len(people) > RESCORE_LIMIT:
+        log.warning("too many identities to rescore now", count=len(people))
+        return 0
+    return await rescore(session, tenant_id, sorted(people))
+
+
+async def rescore(session: AsyncSession, tenant_id: str, ids: list[str]) -> int:
+    """Recompute the scores of these identities; store and announce the ones that moved."""
+    now, moved, events = datetime.now(UTC), [], []
+    for part in db.chunks(ids):
+        found = await db.identity_rows(session, tenant_id, part)
+        names = await db.group_names(session, tenant_id, list(found))
+        for ident, row in found.items():
+            if row["status"] == "deleted":
+                continue
+            total, listed = score_row(row, names.get(ident, []), now)
+            if total == row["risk_score"] and listed == (row["risk_factors"] or []):
+                continue
+            moved.append(
+                {"b_tenant": tenant_id, "b_id": ident, "risk_score": total, "risk_factors": listed}
+            )
+            payload = {"id": ident, "before": row["risk_score"], "after": total, "factors": listed}
+            events.append(
+                db.event_row(tenant_id, "identity.risk_changed", "identity", ident, payload, now)
+            )
+    stmt = update(db.IDENTITIES).where(
+        db.IDENTITIES.c.tenant_id == bindparam("b_tenant"), db.IDENTITIES.c.id == bindparam("b_id")
+    )
+    await db.execute_many(session, stmt, moved)
+    await db.insert_rows(session, db.EVENTS, events)
+    return len(moved)
