@@ -189,8 +189,8 @@ async def test_a_put_withdraws_only_what_scim_set(scim: Scim) -> None:
 
 
 async def test_ambiguous_match_creates_nothing_and_is_kept(scim: Scim) -> None:
-    """A POST matching two identities by e-mail is refused (409); the ambiguous conflict
-    survives the rollback, and the failure is audited."""
+    """A POST matching two identities by e-mail is refused (409), over /Users and /Bulk alike;
+    the ambiguous conflict survives the rollback, and the failure is audited."""
     async with scim.h.svc.db.transaction() as s:
         for name in ("ops1", "ops2"):  # two accounts another source keeps, sharing a mailbox
             data = IdentityData(user_name=name, email="ops@x.com")
@@ -199,9 +199,15 @@ async def test_ambiguous_match_creates_nothing_and_is_kept(scim: Scim) -> None:
     body = {"schemas": [CORE], "userName": "ops.idp", "emails": [{"value": "OPS@x.com"}]}
     refused = scim_error(await scim.http.post("/Users", json=body), 409, "uniqueness")
     assert "matches 2 identities by email" in refused["detail"]
+    bulk = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users", "bulkId": "ops", "data": body}],
+    }
+    result = (await scim.http.post("/Bulk", json=bulk)).json()["Operations"][0]
+    assert (result["status"], result["response"]["scimType"]) == ("409", "uniqueness")
     assert await scim.counts() == before
     kept = await conflicts(scim)
-    assert [(c[0], c[1], c[3]) for c in kept] == [("ambiguous", None, "scim")]
+    assert [(c[0], c[1], c[3]) for c in kept] == [("ambiguous", None, "scim")] * 2
     assert kept[0][4]["user_name"] == "ops.idp"
     async with scim.h.svc.db.transaction(write=False) as s:
         rows = await s.execute(
@@ -209,7 +215,7 @@ async def test_ambiguous_match_creates_nothing_and_is_kept(scim: Scim) -> None:
             .where(AuditEntry.action == "scim.user.create")
             .execution_options(**{TENANT: "acme"})
         )
-        assert rows.scalars().all() == ["failure"]
+        assert rows.scalars().all() == ["failure", "failure"]
 
 
 async def test_a_match_whose_user_name_another_user_holds_is_409(scim: Scim) -> None:
