@@ -44,7 +44,12 @@ class Outcome:
 async def policy_for(session: AsyncSession, tenant_id: str) -> Policy:
     """The tenant's policy, or the defaults."""
     tenant = await session.get(Tenant, tenant_id)
-    config = (tenant.settings if tenant else {}).get("correlation", {})
+    return policy_of(tenant.settings if tenant else {})
+
+
+def policy_of(settings: dict[str, Any]) -> Policy:
+    """The policy tenant settings describe (defaults for what they leave out)."""
+    config = settings.get("correlation", {})
     rules = tuple(r for r in config.get("rules", DEFAULT_RULES) if r in MATCHABLE)
     precedence = {
         k: list(v) for k, v in config.get("precedence", {}).items() if isinstance(v, list)

@@ -11,23 +11,44 @@ already describes is never a match (two IdP accounts sharing a mailbox stay two 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, literal, select, union_all
+import orjson
+from sqlalchemy import (
+    CompoundSelect,
+    String,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit.context import Actor
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity import service
-from gatehouse.identity.correlation import DEFAULT_RULES, merge_into, policy_for, rule_column
+from gatehouse.identity.correlation import (
+    DEFAULT_RULES,
+    MATCHABLE,
+    merge_into,
+    policy_for,
+    policy_of,
+    rule_column,
+)
 from gatehouse.identity.merge import Nulls, Policy, initial_provenance
 from gatehouse.identity.models import Conflict, Identity, IdentityLink
 from gatehouse.identity.rows import rule_value
 from gatehouse.identity.schemas import IdentityData
 from gatehouse.kit.problems import Problem
+from gatehouse.tenants.models import Tenant
 
 Statement = dict[str, Any]
-LINK = "externalId"
+LINK, OWNER, SETTINGS = "=link", "=owner", "=settings"  # look-up rows that are not rules
 RULE_NAMES = {
     "employee_number": "employeeNumber",
     "email": "email",
@@ -55,25 +76,27 @@ async def provision(
 ) -> Identity:
     """Create a pushed record: link it to the identity the rules find, or create one."""
     tenant = actor.tenant_id
-    policy = await policy_for(session, tenant)
+    found = await _look_up(session, tenant, source, statement)
     external_id = statement.get("external_id")
-    linked, matches = await _candidates(session, tenant, source, policy.rules, statement)
-    if linked is not None:
+    if found.linked is not None:
         raise Problem(
             409,
-            f"externalId {external_id!r} is already provisioned (user {linked}); "
+            f"externalId {external_id!r} is already provisioned (user {found.linked}); "
             "update that user instead of creating it again.",
             scim_type="uniqueness",
         )
+    policy = policy_of(found.settings)
     match = None
     for rule in policy.rules:
-        found = matches.get(rule, [])
-        if len(found) > 1:
-            raise AmbiguousMatch(_ambiguous(tenant, source, statement), rule, len(found))
-        if found:
-            match = found[0]
+        candidates = found.matches.get(rule, [])
+        if len(candidates) > 1:
+            raise AmbiguousMatch(_ambiguous(tenant, source, statement), rule, len(candidates))
+        if candidates:
+            match = candidates[0]
             break
     if match is None:
+        if found.owner is not None:
+            raise service.user_name_taken(str(statement["user_name"]))
         return await _create(session, actor, source, statement)
     await service.link(session, tenant, source, external_id or match, match)
     identity = await service.get_identity(session, tenant, match)
@@ -132,8 +155,10 @@ async def _create(
 ) -> Identity:
     owned = {k: v for k, v in (statement.get("attributes") or {}).items() if v is not None}
     data = IdentityData(**{**statement, "attributes": owned})
-    identity = await service.create_identity(session, actor, data, source=source)
-    identity.provenance = initial_provenance(data.model_dump(), source)
+    held = initial_provenance(data.model_dump(), source)
+    identity = await service.create_identity(
+        session, actor, data, source=source, provenance=held, user_name_checked=True
+    )
     if not data.external_id:  # linked by its SCIM id, so the source is known to describe it
         session.add(_link(actor.tenant_id, source, identity.id, identity.id))
     return identity
@@ -157,47 +182,62 @@ async def _describe(
         await service.link(session, tenant, source, str(external_id or identity.id), identity.id)
 
 
-async def _candidates(
-    session: AsyncSession,
-    tenant: str,
-    source: str,
-    rules: tuple[str, ...],
-    statement: Statement,
-) -> tuple[str | None, dict[str, list[str]]]:
-    """The live identity the record's externalId is linked to, and per rule (up to two) the
-    live identities it matches that the source does not describe yet; in one round trip."""
+@dataclass
+class Found:
+    """What one look-up learned about a pushed record."""
+
+    settings: dict[str, Any] = field(default_factory=dict)  # the tenant's
+    linked: str | None = None  # the live identity its externalId is linked to
+    owner: str | None = None  # the identity holding its userName
+    matches: dict[str, list[str]] = field(default_factory=dict)  # rule → (up to two) identities
+
+
+async def _look_up(session: AsyncSession, tenant: str, source: str, statement: Statement) -> Found:
+    """The tenant's settings, the record's link, the holder of its userName, and per rule the
+    live identities it matches that the source does not describe yet: one round trip."""
+    values: dict[str, Any] = {rule: rule_value(rule, statement) for rule in MATCHABLE}
+    link = statement.get("external_id")
+    params = {"tenant": tenant, "source": source, "link": str(link) if link else None, **values}
+    rows = await session.execute(_look_up_statement(), params, execution_options={TENANT: tenant})
+    out = Found()
+    for kind, value in rows.all():
+        if kind == SETTINGS:
+            out.settings = orjson.loads(value) if value else {}
+        elif kind == LINK:
+            out.linked = value
+        elif kind == OWNER:
+            out.owner = value
+        else:
+            out.matches.setdefault(kind, []).append(value)
+    return out
+
+
+@cache
+def _look_up_statement() -> CompoundSelect[Any]:
+    """The look-up, built once: a value left NULL matches nothing."""
+    tenant, source = bindparam("tenant", type_=String), bindparam("source", type_=String)
     described = exists().where(
         IdentityLink.tenant_id == tenant,
         IdentityLink.source == source,
         IdentityLink.identity_id == Identity.id,
     )
     live = (Identity.tenant_id == tenant, Identity.status != "deleted")
-    branches = []
-    for rule in rules:
-        value = rule_value(rule, statement)
-        if value is not None:
-            found = select(literal(rule).label("rule"), Identity.id.label("id"))
-            found = found.where(*live, rule_column(rule) == value, ~described).limit(2)
-            branches.append(found)
-    if statement.get("external_id"):
-        branches.append(
-            select(literal(LINK).label("rule"), Identity.id.label("id"))
-            .join(IdentityLink, IdentityLink.identity_id == Identity.id)
-            .where(*live, IdentityLink.tenant_id == tenant, IdentityLink.source == source)
-            .where(IdentityLink.external_id == str(statement["external_id"]))
+    settings = select(literal(SETTINGS), cast(Tenant.settings, Text)).where(Tenant.id == tenant)
+    branches = [settings]
+    for rule in sorted(MATCHABLE):
+        found = select(literal(rule), Identity.id).where(*live, ~described)
+        branches.append(found.where(rule_column(rule) == bindparam(rule)).limit(2))
+    owner = select(literal(OWNER), Identity.id).where(Identity.tenant_id == tenant)
+    branches.append(owner.where(Identity.user_name_key == bindparam("user_name")))
+    linked = select(literal(LINK), Identity.id).join(
+        IdentityLink, IdentityLink.identity_id == Identity.id
+    )
+    branches.append(
+        linked.where(*live, IdentityLink.tenant_id == tenant, IdentityLink.source == source).where(
+            IdentityLink.external_id == bindparam("link")
         )
-    if not branches:
-        return None, {}
-    parts = [select(*sub.c) for sub in (branch.subquery() for branch in branches)]
-    stmt = union_all(*parts).execution_options(**{TENANT: tenant})
-    linked: str | None = None
-    matches: dict[str, list[str]] = {}
-    for rule, ident in (await session.execute(stmt)).all():
-        if rule == LINK:
-            linked = ident
-        else:
-            matches.setdefault(rule, []).append(ident)
-    return linked, matches
+    )
+    return union_all(*(select(*sub.c) for sub in (branch.subquery() for branch in branches)))
 
 
 def _link(tenant: str, source: str, external_id: str, identity_id: str) -> IdentityLink:
