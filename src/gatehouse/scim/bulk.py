@@ -175,7 +175,7 @@ class Run:
     job: Job
     ids: dict[str, str] = field(default_factory=dict)  # bulkId → id of the resource created
 
-    async def perform(self) -> dict[str, Any]:
+    async def respond(self) -> dict[str, Any]:
         """Every operation that runs before failOnErrors stops the job, as a BulkResponse."""
         ops = self.job.operations
         producers = {
@@ -281,6 +281,6 @@ def bulk_router(svc: Services, kinds: Mapping[str, ResourceKind]) -> APIRouter:
         job = read(await read_json(request), kinds, settings.scim_bulk_max_operations)
         if job.operations:  # one request was counted; each operation counts as one more
             request.state.response_headers = await charge(svc, who, len(job.operations))
-        return scim_json(await Run(svc, request, who, job).perform())
+        return scim_json(await Run(svc, request, who, job).respond())
 
     return router
