@@ -129,5 +129,6 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         metrics=svc.metrics,
         usage=svc.usage,
         max_body=settings.max_body_bytes,
+        path_limits={f"{SCIM_PREFIX}/Bulk": settings.scim_bulk_max_payload_bytes},
     )
     return app

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         2.0, ge=0, le=60, description="How long a validated token is trusted without a lookup."
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
+    scim_bulk_max_operations: int = Field(
+        1000, ge=1, le=100_000, description="Most operations in one SCIM /Bulk request."
+    )
+    scim_bulk_max_payload_bytes: int = Field(
+        1_048_576, ge=1024, le=104_857_600, description="Largest SCIM /Bulk request body."
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

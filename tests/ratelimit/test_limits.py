@@ -5,6 +5,7 @@ import re
 import uuid
 
 from gatehouse.config import Settings, Tier
+from gatehouse.ratelimit.limiter import RateLimiter
 from tests.conftest import Harness, started
 
 PATH = "/v1/integration/tokens/scopes"
@@ -116,3 +117,13 @@ async def test_cached_tokens_expire_from_the_cache(settings: Settings) -> None:
         assert (await one.client.get(PATH, headers=victim)).status_code == 401
         await asyncio.sleep(0.3)
         assert (await two.client.get(PATH, headers=victim)).status_code == 401
+
+
+async def test_a_hit_can_cost_several_requests(redis_url: str) -> None:
+    """A /Bulk job's operations are counted at once, in memory and in Redis alike."""
+    for limiter in (RateLimiter(), RateLimiter(redis_url)):
+        key = f"cost-{uuid.uuid4().hex}"
+        first = await limiter.hit("tenant", key, 10, cost=7)
+        assert (first.allowed, first.remaining) == (True, 3)
+        second = await limiter.hit("tenant", key, 10, cost=4)
+        assert (second.allowed, second.remaining) == (False, 0)

@@ -8,13 +8,14 @@ ENTERPRISE = str(EnterpriseUser.__schema__)
 
 
 async def test_service_provider_config(scim: Scim) -> None:
-    """Patch, filter (maxResults), sort and ETags on; bulk and password changes off."""
+    """Patch, filter (maxResults), sort, ETags and bulk (with its limits) on; password
+    changes off."""
     config = (await scim.http.get("/ServiceProviderConfig")).json()
     assert config["patch"] == {"supported": True}
     assert config["filter"] == {"supported": True, "maxResults": 1000}
     assert config["sort"] == {"supported": True}
     assert config["etag"] == {"supported": True}
-    assert config["bulk"]["supported"] is False
+    assert config["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
     assert config["changePassword"] == {"supported": False}
     assert [s["type"] for s in config["authenticationSchemes"]] == ["oauthbearertoken"]
     assert config["meta"]["location"].endswith("/scim/v2/ServiceProviderConfig")

@@ -42,23 +42,36 @@ def authenticator(svc: Services, scope: str | None) -> Callable[..., Awaitable[P
             if request.method not in SAFE_METHODS:
                 await svc.audit_denied(request, principal, scope)
             raise Problem(403, f"This token lacks the scope {scope!r}.", required_scope=scope)
-        budgets = [
-            await svc.limiter.hit("tenant", principal.tenant_id, svc.tier_limit(principal.tier))
-        ]
-        if principal.rate_limit is not None:
-            # Without a budget of its own a token can never outrun its tenant's: no second count.
-            budgets.append(await svc.limiter.hit("token", principal.token_id, principal.rate_limit))
-        limit_headers = headers(budgets)
-        for refused in (b for b in budgets if not b.allowed):
-            svc.metrics.rate_limited.labels(refused.name).inc()
-            raise Problem(
-                429,
-                f"The {refused.name} budget of {refused.limit} requests per minute is spent; "
-                f"retry in {refused.reset_seconds}s.",
-                headers={**limit_headers, "Retry-After": str(refused.reset_seconds)},
-            )
         # Added to the response by the request middleware, whatever the handler returns.
-        request.state.response_headers = limit_headers
+        request.state.response_headers = await charge(svc, principal)
         return principal
 
     return authenticate
+
+
+async def charge(svc: Services, principal: Principal, cost: int = 1) -> dict[str, str]:
+    """Count `cost` requests against the tenant's (and the token's own) budget: the rate-limit
+    headers, or 429 when a budget is spent."""
+    tier_limit = svc.tier_limit(principal.tier)
+    budgets = [await svc.limiter.hit("tenant", principal.tenant_id, tier_limit, cost)]
+    if principal.rate_limit is not None:
+        # Without a budget of its own a token can never outrun its tenant's: no second count.
+        budgets.append(
+            await svc.limiter.hit("token", principal.token_id, principal.rate_limit, cost)
+        )
+    limit_headers = headers(budgets)
+    for refused in (b for b in budgets if not b.allowed):
+        svc.metrics.rate_limited.labels(refused.name).inc()
+        detail = (
+            f"The {refused.name} budget of {refused.limit} requests per minute is spent; "
+            f"retry in {refused.reset_seconds}s."
+        )
+        if cost > refused.limit:
+            detail = (
+                f"This request counts as {cost} requests (one per operation), more than the "
+                f"{refused.name} budget of {refused.limit} per minute: send fewer operations."
+            )
+        raise Problem(
+            429, detail, headers={**limit_headers, "Retry-After": str(refused.reset_seconds)}
+        )
+    return limit_headers

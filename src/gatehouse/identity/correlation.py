@@ -44,7 +44,12 @@ class Outcome:
 async def policy_for(session: AsyncSession, tenant_id: str) -> Policy:
     """The tenant's policy, or the defaults."""
     tenant = await session.get(Tenant, tenant_id)
-    config = (tenant.settings if tenant else {}).get("correlation", {})
+    return policy_of(tenant.settings if tenant else {})
+
+
+def policy_of(settings: dict[str, Any]) -> Policy:
+    """The policy tenant settings describe (defaults for what they leave out)."""
+    config = settings.get("correlation", {})
     rules = tuple(r for r in config.get("rules", DEFAULT_RULES) if r in MATCHABLE)
     precedence = {
         k: list(v) for k, v in config.get("precedence", {}).items() if isinstance(v, list)
@@ -65,6 +70,15 @@ async def _linked(session: AsyncSession, tenant: str, source: str, external_id: 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def rule_column(rule: str) -> Any:
+    """The column a rule compares (e-mail and userName without case)."""
+    if rule == "user_name":
+        return Identity.user_name_key
+    if rule == "email":
+        return func.lower(Identity.email)
+    return getattr(Identity, rule)
+
+
 async def _match(
     session: AsyncSession, tenant: str, policy: Policy, record: dict[str, Any]
 ) -> tuple[str | None, bool]:
@@ -73,13 +87,9 @@ async def _match(
         value = record.get(rule)
         if not value:
             continue
-        column: Any
-        if rule == "user_name":
-            column, value = Identity.user_name_key, str(value).lower()
-        elif rule == "email":
-            column, value = func.lower(Identity.email), str(value).lower()
-        else:
-            column = getattr(Identity, rule)
+        column = rule_column(rule)
+        if rule in ("user_name", "email"):
+            value = str(value).lower()
         stmt = (
             select(Identity.id)
             .where(Identity.tenant_id == tenant, column == value, Identity.status != "deleted")
@@ -123,7 +133,7 @@ async def ingest(
         await service.link(session, tenant, source, external_id, identity_id)
         action = "linked"
     identity = await service.get_identity(session, tenant, identity_id)
-    changes, conflicts = _merge(identity, policy, source, external_id, record)
+    changes, conflicts = merge_into(identity, policy, source, external_id, record)
     session.add_all(conflicts)
     if changes:
         await service.update_identity(session, actor, identity.id, changes, source=source)
@@ -132,10 +142,17 @@ async def ingest(
     return Outcome(identity.id, action, len(conflicts))
 
 
-def _merge(
-    identity: Identity, policy: Policy, source: str, external_id: str, record: dict[str, Any]
+def merge_into(
+    identity: Identity,
+    policy: Policy,
+    source: str,
+    external_id: str,
+    record: dict[str, Any],
+    **options: Any,
 ) -> tuple[dict[str, Any], list[Conflict]]:
-    merged = merge(service.snapshot(identity), identity.provenance or {}, policy, source, record)
+    """The changes a record wins on an identity (its provenance updated) and what it lost."""
+    current = service.snapshot(identity)
+    merged = merge(current, identity.provenance or {}, policy, source, record, **options)
     identity.provenance = merged.provenance
     conflicts = [
         Conflict(

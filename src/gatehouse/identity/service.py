@@ -51,9 +51,14 @@ async def _ensure_unique(
     stmt = repo.select().where(Identity.user_name_key == _key(user_name))
     clash = (await session.execute(stmt)).scalar_one_or_none()
     if clash is not None and clash.id != own_id:
-        raise Problem(
-            409, f"userName {user_name!r} is already taken in this tenant.", scim_type="uniqueness"
-        )
+        raise user_name_taken(user_name)
+
+
+def user_name_taken(user_name: str) -> Problem:
+    """409 uniqueness: the tenant has an identity with this userName (in any case)."""
+    return Problem(
+        409, f"userName {user_name!r} is already taken in this tenant.", scim_type="uniqueness"
+    )
 
 
 async def get_identity(
@@ -76,14 +81,26 @@ def check_version(identity_version: int, expected: int | None) -> None:
 
 
 async def create_identity(
-    session: AsyncSession, actor: Actor, data: IdentityData, *, source: str
+    session: AsyncSession,
+    actor: Actor,
+    data: IdentityData,
+    *,
+    source: str,
+    provenance: dict[str, str] | None = None,
+    user_name_checked: bool = False,
 ) -> Identity:
-    """Create an identity from a source's record and link the two."""
-    await _ensure_unique(session, actor.tenant_id, data.user_name)
+    """Create an identity from a source's record and link the two (`user_name_checked`: the
+    caller has seen the userName free in this transaction; the unique index still guards it)."""
+    if not user_name_checked:
+        await _ensure_unique(session, actor.tenant_id, data.user_name)
     fields = data.model_dump()
     identity = IdentityRepository(session, actor.tenant_id).add(
         Identity(
-            **fields, user_name_key=_key(data.user_name), status=status_for(data.active), version=1
+            **fields,
+            user_name_key=_key(data.user_name),
+            status=status_for(data.active),
+            provenance=provenance or {},
+            version=1,
         )
     )
     await session.flush()

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
-from gatehouse.kit.problems import PROBLEM_JSON, Problem
+from gatehouse.kit.problems import Problem, problem_response
 from gatehouse.observability.logging import access_line
 from gatehouse.observability.metrics import Metrics
 
@@ -41,30 +42,34 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _refusal(limit: int, request_id: str) -> tuple[Message, Message]:
-    """The 413 sent before the app runs (a declared Content-Length over the limit)."""
-    problem = Problem(413, too_large(limit))
-    body = orjson.dumps(problem.body())
+def _refusal(scope: Scope, limit: int, request_id: str) -> tuple[Message, Message]:
+    """The 413 sent outside the routes, in the error dialect of the path (SCIM's under /scim)."""
+    response = problem_response(Problem(413, too_large(limit)), Request(scope))
     start: Message = {
         "type": "http.response.start",
-        "status": problem.status,
-        "headers": [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode()),
-        ],
+        "status": response.status_code,
+        "headers": [*response.raw_headers, (b"x-request-id", request_id.encode())],
     }
-    return start, {"type": "http.response.body", "body": body}
+    return start, {"type": "http.response.body", "body": response.body}
 
 
 class RequestMiddleware:
     """Wraps every HTTP request; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, usage: UsageRecorder, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        usage: UsageRecorder,
+        max_body: int,
+        path_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.usage = usage
         self.max_body = max_body
+        # Routes whose bodies have a limit of their own (SCIM /Bulk: maxPayloadSize).
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request."""
@@ -78,9 +83,10 @@ class RequestMiddleware:
         state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
+        limit = self.path_limits.get(scope["path"], self.max_body)
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.max_body:
-            start, body = _refusal(self.max_body, request_id)
+        if declared.isdigit() and int(declared) > limit:
+            start, body = _refusal(scope, limit, request_id)
             await send(start)
             await send(body)
             self._finish(scope, 413, started)
@@ -93,8 +99,8 @@ class RequestMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def timed_send(message: Message) -> None:
@@ -115,7 +121,7 @@ class RequestMiddleware:
             await self.app(scope, limited_receive, timed_send)
         except BodyTooLarge:
             if not sent_start:
-                start, body = _refusal(self.max_body, request_id)
+                start, body = _refusal(scope, limit, request_id)
                 await send(start)
                 await send(body)
             status = 413

@@ -60,13 +60,14 @@ class RateLimiter:
             item = self._items[limit] = RateLimitItemPerMinute(limit)
         return item
 
-    async def hit(self, name: str, key: str, limit: int) -> Budget:
-        """Count one request against `key`'s budget of `limit` per minute."""
+    async def hit(self, name: str, key: str, limit: int, cost: int = 1) -> Budget:
+        """Count `cost` requests (one, or a /Bulk request's operations) against `key`'s budget
+        of `limit` per minute."""
         item = self._item(limit)
         stats: WindowStats
         if self.shared is not None:
             try:
-                allowed = await self.shared.hit(item, name, key)
+                allowed = await self.shared.hit(item, name, key, cost=cost)
                 stats = await self.shared.get_window_stats(item, name, key)
                 return _budget(name, limit, stats, allowed)
             except StorageError:
@@ -74,7 +75,7 @@ class RateLimiter:
         # One increment and one expiry read: what FixedWindowRateLimiter.hit plus
         # get_window_stats would do, without counting twice.
         counter = item.key_for(name, key)
-        count = await self.memory.incr(counter, item.get_expiry())
+        count = await self.memory.incr(counter, item.get_expiry(), amount=cost)
         stats = WindowStats(await self.memory.get_expiry(counter), limit - count)
         return _budget(name, limit, stats, count <= limit)
 

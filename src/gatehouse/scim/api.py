@@ -1,4 +1,4 @@
-"""SCIM 2.0 routes under /scim/v2: discovery, /Users, /Groups, and what is not offered."""
+"""SCIM 2.0 routes under /scim/v2: discovery, /Users, /Groups, /Bulk, and what is not offered."""
 
 from typing import Annotated, Any
 
@@ -9,9 +9,11 @@ from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.problems import Problem
 from gatehouse.scim import discovery
+from gatehouse.scim.bulk import bulk_router
 from gatehouse.scim.groups import Groups
 from gatehouse.scim.http import PREFIX, ScimResponse, base_url, scim_json
 from gatehouse.scim.openapi import documented
+from gatehouse.scim.resources import ResourceKind
 from gatehouse.scim.routes import LIST_RESPONSE, resource_router
 from gatehouse.scim.users import Users
 from gatehouse.services import Services
@@ -46,15 +48,19 @@ def build_router(svc: Services) -> APIRouter:
     """Routes under /scim/v2."""
     router = APIRouter(prefix=PREFIX, tags=["scim"], default_response_class=ScimResponse)
     Reader = Annotated[Principal, Depends(authenticator(svc, "scim:read"))]
-    Writer = Annotated[Principal, Depends(authenticator(svc, "scim:write"))]
     dialect = "sqlite" if svc.db.is_sqlite else "postgresql"
-    router.include_router(resource_router(svc, Users(dialect)))
-    router.include_router(resource_router(svc, Groups(dialect)))
+    kinds: list[ResourceKind] = [Users(dialect), Groups(dialect)]
+    for kind in kinds:
+        router.include_router(resource_router(svc, kind))
+    router.include_router(bulk_router(svc, {kind.endpoint: kind for kind in kinds}))
+    bulk = discovery.bulk_limits(
+        svc.settings.scim_bulk_max_operations, svc.settings.scim_bulk_max_payload_bytes
+    )
 
     @router.get("/ServiceProviderConfig", responses=documented(200, 403))
     async def service_provider_config(request: Request, who: Reader) -> Response:
         """What this SCIM service supports."""
-        return scim_json(discovery.service_provider_config(base_url(request)))
+        return scim_json(discovery.service_provider_config(base_url(request), bulk))
 
     @router.get("/ResourceTypes", responses=documented(200, 403))
     async def resource_types(request: Request, who: Reader, filter_: Filter = None) -> Response:
@@ -85,11 +91,6 @@ def build_router(svc: Services) -> APIRouter:
     async def me(who: Reader) -> Response:
         """Not offered: a token is not an identity (RFC 7644 §3.11 allows 501)."""
         raise Problem(501, "/Me is not supported: API tokens are not identities.")
-
-    @router.post("/Bulk", include_in_schema=False)
-    async def bulk(who: Writer) -> Response:
-        """Not offered yet; ServiceProviderConfig says bulk.supported=false."""
-        raise Problem(501, "Bulk operations are not supported (bulk.supported is false).")
 
     @router.post("/.search", include_in_schema=False)
     async def search_everything(who: Reader) -> Response:

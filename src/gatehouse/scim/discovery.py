@@ -33,7 +33,7 @@ DEFAULT_COUNT = 100
 
 CONFIG = ServiceProviderConfig(
     patch=Patch(supported=True),
-    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    bulk=Bulk(supported=True, max_operations=1000, max_payload_size=1_048_576),
     filter=Filter(supported=True, max_results=MAX_RESULTS),
     change_password=ChangePassword(supported=False),
     sort=Sort(supported=True),
@@ -88,16 +88,15 @@ def _dump(resource: Any) -> dict[str, Any]:
     return dict(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
-def service_provider_config(base: str) -> dict[str, Any]:
+def bulk_limits(max_operations: int, max_payload_size: int) -> Bulk:
+    """What /Bulk accepts (the GATEHOUSE_SCIM_BULK_* settings)."""
+    return Bulk(supported=True, max_operations=max_operations, max_payload_size=max_payload_size)
+
+
+def service_provider_config(base: str, bulk: Bulk | None = None) -> dict[str, Any]:
     """The /ServiceProviderConfig document."""
-    config = CONFIG.model_copy(
-        update={
-            "meta": Meta(
-                resource_type="ServiceProviderConfig", location=f"{base}/ServiceProviderConfig"
-            )
-        }
-    )
-    return _dump(config)
+    meta = Meta(resource_type="ServiceProviderConfig", location=f"{base}/ServiceProviderConfig")
+    return _dump(CONFIG.model_copy(update={"meta": meta, "bulk": bulk or CONFIG.bulk}))
 
 
 def resource_types(base: str) -> list[dict[str, Any]]:

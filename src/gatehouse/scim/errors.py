@@ -13,8 +13,8 @@ from gatehouse.kit.problems import Problem
 from gatehouse.scim.http import scim_json
 
 
-def render(problem: Problem, request: Request) -> Response:
-    """Render any Problem as a SCIM Error (the dialect installed for /scim/v2)."""
+def document(problem: Problem) -> dict[str, Any]:
+    """The SCIM Error body of a Problem (what a response, or a Bulk operation, carries)."""
     status = 400 if problem.status == 422 else problem.status
     scim_type: str | None = problem.extra.get("scim_type")
     detail = problem.detail
@@ -23,8 +23,13 @@ def render(problem: Problem, request: Request) -> Response:
         first = errors[0]
         detail = f"{first.get('field', '')}: {first.get('message', '')}"
         scim_type = scim_type or "invalidValue"
-    error = Error(status=status, scim_type=scim_type, detail=detail)
-    return scim_json(error.model_dump(), status, problem.headers)
+    return dict(Error(status=status, scim_type=scim_type, detail=detail).model_dump())
+
+
+def render(problem: Problem, request: Request) -> Response:
+    """Render any Problem as a SCIM Error (the dialect installed for /scim/v2)."""
+    doc = document(problem)
+    return scim_json(doc, int(doc["status"]), problem.headers)
 
 
 def from_scim(exc: SCIMException) -> Problem:

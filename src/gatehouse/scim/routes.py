@@ -1,17 +1,12 @@
 """The HTTP surface of one SCIM resource type: list, search, create, get, replace, patch, delete."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from scim2_models import Context, ListResponse, ResponseParameters
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gatehouse.audit.context import Actor
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.problems import Problem
@@ -28,6 +23,7 @@ from gatehouse.scim.http import (
 )
 from gatehouse.scim.listing import ListQuery, window
 from gatehouse.scim.openapi import BODY, documented
+from gatehouse.scim.operations import perform
 from gatehouse.scim.resources import Found, ResourceKind
 from gatehouse.services import Services
 
@@ -78,22 +74,6 @@ def one(found: Found, status: int = 200, params: ResponseParameters[Any] | None 
     """A single-resource response with its ETag and Location."""
     headers = {"ETag": etag(found.version), "Location": found.location}
     return scim_json(dump(found.resource, params), status, headers)
-
-
-@asynccontextmanager
-async def writing(
-    svc: Services, request: Request, who: Principal, action: str, record: str, target: str
-) -> AsyncIterator[tuple[AsyncSession, Actor]]:
-    """A SCIM write; a unique key taken by a concurrent writer in the meantime is 409."""
-    async with svc.write(request, who, action, record, target) as unit:
-        try:
-            yield unit
-        except IntegrityError:
-            raise Problem(
-                409,
-                "A concurrent request took this userName, displayName or externalId; retry.",
-                scim_type="uniqueness",
-            ) from None
 
 
 def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
@@ -166,16 +146,19 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
         body = read_object(await read_json(request))
         return await listing(request, who, body)
 
+    async def write(
+        request: Request, who: Principal, method: str, ident: str, if_match: str | None
+    ) -> Response:
+        payload = read_object(await read_json(request)) if method != "DELETE" else {}
+        done = await perform(svc, request, who, kind, method, ident, payload, if_match)
+        if done.found is None:
+            return Response(status_code=done.status)
+        return one(done.found, done.status)
+
     @router.post("", responses=documented(201, 400, 409), openapi_extra=BODY, status_code=201)
     async def create_resource(request: Request, who: Writer) -> Response:
         """Create a resource; the response carries Location and ETag."""
-        payload = read_object(await read_json(request))
-        async with writing(svc, request, who, f"scim.{label}.create", kind.record, "") as (
-            s,
-            actor,
-        ):
-            found = await kind.create(s, actor, payload, base_url(request))
-        return one(found, 201)
+        return await write(request, who, "POST", "", None)
 
     @router.get("/{ident}", responses=documented(200, 304, 400, 404))
     async def get_resource(
@@ -201,32 +184,21 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
         ident: str, request: Request, who: Writer, if_match: IfMatch = None
     ) -> Response:
         """Replace a resource; If-Match with a stale ETag answers 412."""
-        payload = read_object(await read_json(request))
-        target = (kind.record, ident)
-        async with writing(svc, request, who, f"scim.{label}.replace", *target) as (s, actor):
-            found = await kind.replace(s, actor, ident, payload, if_match, base_url(request))
-        return one(found)
+        return await write(request, who, "PUT", ident, if_match)
 
     @router.patch("/{ident}", responses=documented(200, 400, 404, 409, 412), openapi_extra=BODY)
     async def patch_resource(
         ident: str, request: Request, who: Writer, if_match: IfMatch = None
     ) -> Response:
         """Apply a PatchOp; If-Match with a stale ETag answers 412."""
-        payload = read_object(await read_json(request))
-        target = (kind.record, ident)
-        async with writing(svc, request, who, f"scim.{label}.patch", *target) as (s, actor):
-            found = await kind.patch(s, actor, ident, payload, if_match, base_url(request))
-        return one(found)
+        return await write(request, who, "PATCH", ident, if_match)
 
     @router.delete("/{ident}", responses=documented(204, 404, 412), status_code=204)
     async def delete_resource(
         ident: str, request: Request, who: Writer, if_match: IfMatch = None
     ) -> Response:
         """Delete a resource (the store keeps its history)."""
-        target = (kind.record, ident)
-        async with writing(svc, request, who, f"scim.{label}.delete", *target) as (s, actor):
-            await kind.delete(s, actor, ident, if_match)
-        return Response(status_code=204)
+        return await write(request, who, "DELETE", ident, if_match)
 
     return router
 

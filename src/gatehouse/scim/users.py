@@ -13,16 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit.context import Actor
 from gatehouse.db.tenancy import TENANT
-from gatehouse.identity import service
+from gatehouse.identity import provisioning, service
+from gatehouse.identity.merge import Nulls
 from gatehouse.identity.models import Group, Identity, Membership
+from gatehouse.identity.provisioning import Statement
 from gatehouse.scim import patch as patching
 from gatehouse.scim.attributes import USER_ATTRIBUTES, USER_SORT
 from gatehouse.scim.errors import from_scim, from_validation
 from gatehouse.scim.http import check_if_match
 from gatehouse.scim.listing import ListQuery, page
-from gatehouse.scim.mapping import identity_data, normalize_user, user_model
+from gatehouse.scim.mapping import normalize_user, user_model
 from gatehouse.scim.resources import SOURCE, Found
 from gatehouse.scim.schema import USER
+from gatehouse.scim.statements import changed, statement
 
 
 async def direct_groups(
@@ -94,10 +97,10 @@ class Users:
     async def create(
         self, session: AsyncSession, actor: Actor, payload: dict[str, Any], base: str
     ) -> Found:
-        """Create a user (201); a taken userName is 409 uniqueness."""
+        """Create a user (201), or link it to the identity correlation finds; a taken userName
+        is 409 uniqueness."""
         user = parse_user(payload, Context.RESOURCE_CREATION_REQUEST, base)
-        data = identity_data(user, {}, active=True)
-        identity = await service.create_identity(session, actor, data, source=SOURCE)
+        identity = await provisioning.provision(session, actor, SOURCE, statement(user, True))
         return await self._found(session, identity, base)
 
     async def replace(
@@ -117,7 +120,8 @@ class Users:
             user.replace(user_model(identity, [], base))
         except SCIMException as exc:
             raise from_scim(exc) from None
-        return await self._save(session, actor, identity, user, base)
+        stated = statement(user, identity.active)
+        return await self._save(session, actor, identity, stated, Nulls.RETRACTED, base)
 
     async def patch(
         self,
@@ -133,25 +137,23 @@ class Users:
         identity = await service.get_identity(session, actor.tenant_id, ident)
         check_if_match(if_match, identity.version)
         user = user_model(identity, [], base)
+        before = statement(user, identity.active)
         patching.apply(patching.parse(USER, ops, base), user)
-        return await self._save(session, actor, identity, user, base)
+        stated = changed(before, statement(user, identity.active))
+        return await self._save(session, actor, identity, stated, Nulls.CLEARED, base)
 
     async def _save(
         self,
         session: AsyncSession,
         actor: Actor,
         identity: Identity,
-        user: Resource[Any],
+        stated: Statement,
+        nulls: Nulls,
         base: str,
     ) -> Found:
-        data = identity_data(user, identity.attributes or {}, active=identity.active)
-        identity = await service.update_identity(
-            session,
-            actor,
-            identity.id,
-            data.model_dump(),
-            source=SOURCE,
-            expected_version=identity.version,
+        """Merge what the IdP states by the tenant's precedence (what it loses is a conflict)."""
+        identity = await provisioning.restate(
+            session, actor, SOURCE, identity, stated, expected_version=identity.version, nulls=nulls
         )
         return await self._found(session, identity, base)
 
