@@ -76,7 +76,18 @@ def make_engine(url: str) -> AsyncEngine:
     """Create the async engine for a URL with the settings that dialect needs."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **JSON_CODEC)
+    # asyncpg prepares every statement; after five runs PostgreSQL may switch a prepared
+    # statement to a generic plan, which cannot hash a long IN list: a batch look-up of 2,000
+    # ids then compares every row with every id (seconds instead of milliseconds). Custom
+    # plans cost a little planning per statement and never fall into that.
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        **JSON_CODEC,
+    )
 
 
 class Database:
