@@ -18,8 +18,9 @@ class Event(TenantOwned, Base):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_tenant_id_id", "tenant_id", "id"),)
 
+    tenant_index = False
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)

@@ -172,7 +172,9 @@ async def ingest_identities(
         return report
     await _write(session, plan)
     if run_id:
-        seen = [r.external_id for r in records]
+        # New links carry the run already; links made before it need marking, and so do the
+        # records that failed validation: the source still has them, they must not be deleted.
+        seen = [*linked, *(e.external_id for e in report.errors)]
         await db.mark_seen(session, db.LINKS, tenant, source, seen, run_id)
     await audit.record(
         session,

@@ -123,7 +123,8 @@ async def ingest_groups(
         [("group", before, r["id"], r["version"], _group_snapshot(r)) for before, r in changes],
     )
     if run_id:
-        await db.mark_seen(session, GROUP_LINKS, tenant, source, list(valid), run_id)
+        seen = [*linked, *(e.external_id for e in report.errors)]
+        await db.mark_seen(session, GROUP_LINKS, tenant, source, seen, run_id)
     await audit.record(session, actor, "group.ingested", "source", source, after=report.counts())
     return report
 

@@ -25,6 +25,7 @@ class Identity(IdMixin, TenantOwned, Timestamps, Base):
         Index("ix_identities_tenant_external", "tenant_id", "external_id"),
     )
 
+    tenant_index = False
     user_name: Mapped[str] = mapped_column(String(256))
     user_name_key: Mapped[str] = mapped_column(
         String(256)
@@ -64,6 +65,7 @@ class Group(IdMixin, TenantOwned, Timestamps, Base):
         UniqueConstraint("tenant_id", "display_name_key", name="uq_groups_tenant_display_name"),
     )
 
+    tenant_index = False
     display_name: Mapped[str] = mapped_column(String(256))
     display_name_key: Mapped[str] = mapped_column(String(256))
     external_id: Mapped[str | None] = mapped_column(String(256), default=None)
@@ -78,6 +80,7 @@ class Membership(TenantOwned, Base):
     __tablename__ = "memberships"
     __table_args__ = (Index("ix_memberships_member", "tenant_id", "member_id"),)
 
+    tenant_index = False
     group_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     member_type: Mapped[str] = mapped_column(String(16))  # "identity" or "group"
@@ -105,7 +108,7 @@ class Resource(IdMixin, TenantOwned, Timestamps, Base):
 class SourceLink(TenantOwned):
     """A source's id for a record (tenant, source, external id) and when a full run saw it."""
 
-    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     external_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -137,6 +140,7 @@ class RecordVersion(TenantOwned, Base):
     __tablename__ = "record_versions"
     __table_args__ = (Index("ix_record_versions_record", "tenant_id", "record_type", "record_id"),)
 
+    tenant_index = False
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     record_type: Mapped[str] = mapped_column(String(16))
     record_id: Mapped[str] = mapped_column(String(36))
