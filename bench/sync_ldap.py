@@ -164,6 +164,64 @@ def measure(directory: Directory, backend: str) -> dict[str, Any]:
     }
 
 
+USERS_MAPPING = {
+    "kind": "identity",
+    "external_id": "id",
+    "fields": {
+        "user_name": "uid",
+        "email": {"from": "mail", "steps": ["email"]},
+        "given_name": "givenName",
+        "family_name": "sn",
+        "display_name": "displayName",
+        "employee_number": "employeeNumber",
+        "title": "title",
+        "department": "departmentNumber[0]",
+    },
+}
+
+
+async def into_store(cfg: dict[str, Any], home: Path) -> float:
+    """Entries per second of a full sync of `users` into a fresh SQLite store."""
+    from gatehouse.audit.context import Actor
+    from gatehouse.db import migrate
+    from gatehouse.db.engine import Database
+    from gatehouse.sync import runs
+    from gatehouse.sync.engine import Runner, Settings
+    from gatehouse.sync.mapping import stream_transform
+    from gatehouse.sync.plan import Job, StreamPlan
+    from gatehouse.tenants.schemas import TenantCreate
+    from gatehouse.tenants.service import create_tenant
+
+    db = Database(f"sqlite+aiosqlite:///{home / 'store.db'}")
+    await migrate.upgrade(db.engine)
+    async with db.transaction() as session:
+        await create_tenant(
+            session, Actor("platform", "bench"), TenantCreate(id="bench", name="bench")
+        )
+        queued = await runs.enqueue(
+            session, "bench", "ldap", mode=SyncMode.full_refresh, trigger="api"
+        )
+        run_id = queued.id
+    claimed = await runs.claim(db, "bench", 600, run_id)
+    assert claimed is not None
+    job = Job(
+        tenant_id="bench",
+        connection_id="ldap",
+        source="ldap",
+        connector=LdapConnector(Environment(LOOPBACK)),
+        config=cfg,
+        streams=[StreamPlan("users", "identity", stream_transform(USERS_MAPPING))],
+    )
+    started = time.perf_counter()
+    tally = await Runner(db, job, claimed[1], Settings(lease_seconds=600)).execute()
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    created = tally.counts.get("identity", {}).get("created", 0)
+    if created != ENTRIES:
+        raise SystemExit(f"{BENCH}: created {created}: {tally.counts} {tally.samples[:2]}")
+    return ENTRIES / elapsed
+
+
 def main() -> None:
     """Load, measure each backend, print one JSON line."""
     server_cpus, client_cpus = cpu_sets()
@@ -177,6 +235,8 @@ def main() -> None:
         try:
             with pinned(client_cpus):
                 results = [measure(directory, b) for b in ("python-ldap", "ldap3")]
+                store_rps = asyncio.run(into_store(config(directory, "python-ldap"), Path(home)))
+            log(f"python-ldap into the store: {store_rps:,.0f} entries/s")
         finally:
             directory.stop()
     fast = results[0]
@@ -187,6 +247,8 @@ def main() -> None:
             "page_size": PAGE,
             "load_s": round(load_s, 2),
             **fast,
+            "store_rps": round(store_rps),
+            "store_ratio": round(store_rps / fast["raw_rps"], 3),
             "backends": results,
             "targets": TARGETS,
             "met": fast["connector_rps"] >= TARGETS["python-ldap_rps"]
