@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +19,12 @@ from gatehouse.connections.schemas import ConnectionCreate, ConnectionUpdate
 from gatehouse.connections.spec import Spec, invalid, spec_of
 from gatehouse.connectors.protocol import StreamInfo
 from gatehouse.db.repository import TenantRepository
+from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key, open_value
+from gatehouse.sync.models import SyncSchedule
 
 
 class ConnectionRepository(TenantRepository[Connection]):
@@ -173,11 +175,17 @@ async def _flush(session: AsyncSession, name: str) -> None:
 
 
 async def delete_connection(session: AsyncSession, actor: Actor, connection_id: str) -> None:
-    """Soft-delete: the row stays for history, its credentials are destroyed, its name freed."""
+    """Soft-delete: the row stays for history, its credentials are destroyed, its name freed,
+    and it stops syncing (its schedule goes; a run already going fails at its next use)."""
     row = await get_connection(session, actor.tenant_id, connection_id)
     row.deleted_at = datetime.now(UTC)
     row.credentials = {}
     row.status = "deleted"
+    await session.execute(
+        delete(SyncSchedule)
+        .where(SyncSchedule.tenant_id == actor.tenant_id, SyncSchedule.connection_id == row.id)
+        .execution_options(**{TENANT: actor.tenant_id})
+    )
     await audit.record(
         session, actor, "connection.delete", "connection", row.id, before={"name": row.name}
     )
