@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,9 @@ from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
 from gatehouse.kit.ids import new_id
 
 PLACEHOLDER = "\x00unset"
+# What happens to a record that already exists (linked from the source, matched by correlation,
+# or stated earlier in the same batch): merged into it, left alone and counted, or an error.
+Existing = Literal["update", "skip", "fail"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class RecordError:
 
     external_id: str
     message: str
+    index: int | None = None  # the record's position in the batch, so a caller can name its row
 
 
 @dataclass
@@ -53,6 +57,7 @@ class IngestReport:
     linked: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
     ambiguous: int = 0
     conflicts: int = 0
     errors: list[RecordError] = field(default_factory=list)
@@ -65,6 +70,7 @@ class IngestReport:
             "linked": self.linked,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "skipped": self.skipped,
             "ambiguous": self.ambiguous,
             "conflicts": self.conflicts,
             "errors": len(self.errors),
@@ -104,11 +110,37 @@ def _validate(record: SourceRecord) -> dict[str, Any]:
 
 
 def error_text(exc: Exception) -> str:
+    """A validation error as one line naming each field."""
     if isinstance(exc, ValidationError):
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
         )
     return str(exc)
+
+
+def repeated(report: IngestReport, existing: Existing, ref: str, index: int) -> bool:
+    """Whether a record stated again in one batch applies too (update); else skipped or refused."""
+    if existing == "update":
+        return True
+    if existing == "skip":
+        report.skipped += 1
+    else:
+        report.errors.append(
+            RecordError(ref, "appears more than once, and duplicates are set to fail", index)
+        )
+    return False
+
+
+def leave_existing(
+    report: IngestReport, existing: Existing, ref: str, index: int | None, how: str
+) -> None:
+    """Count a record that already exists as skipped, or refuse it when duplicates fail."""
+    if existing == "skip":
+        report.skipped += 1
+    else:
+        report.errors.append(
+            RecordError(ref, f"already exists ({how}), and duplicates are set to fail", index)
+        )
 
 
 async def ingest_identities(
@@ -120,15 +152,28 @@ async def ingest_identities(
     *,
     run_id: str | None = None,
     dry_run: bool = False,
+    existing: Existing = "update",
 ) -> IngestReport:
-    """Apply a batch of one source's records to the store (a later duplicate id wins)."""
+    """Apply a batch of one source's records to the store.
+
+    `existing` decides what happens to a record the store already has (linked from `source` or
+    matched by correlation, including a record stated earlier in the batch): merged ("update"),
+    left alone and counted as skipped ("skip": a correlation match is still linked), or
+    reported as an error ("fail").
+    """
     report = IngestReport()
     valid: dict[str, dict[str, Any]] = {}
-    for record in records:
+    where: dict[str, int] = {}
+    for index, record in enumerate(records):
+        ext = record.external_id
         try:
-            valid[record.external_id] = _validate(record)
+            data = _validate(record)
         except (ValidationError, ValueError) as exc:
-            report.errors.append(RecordError(record.external_id, error_text(exc)))
+            report.errors.append(RecordError(ext, error_text(exc), index))
+            continue
+        if ext in valid and not repeated(report, existing, ext, index):
+            continue
+        valid[ext], where[ext] = data, index  # with "update", the later statement wins
     if not valid:
         return report
     tenant = actor.tenant_id
@@ -142,6 +187,10 @@ async def ingest_identities(
     pending: dict[str, dict[str, str]] = {rule: {} for rule in policy.rules}
     for ext, data in valid.items():
         ident = linked.get(ext)
+        if ident is not None and existing != "update":
+            leave_existing(report, existing, ext, where[ext], f"linked from {source}")
+            report.ids[ext] = ident
+            continue
         if ident is None:
             found, ambiguous = matches.find(policy.rules, data, pending)
             if ambiguous:
@@ -151,18 +200,30 @@ async def ingest_identities(
             if found is None:
                 error = _create(plan, ext, data, taken, pending, policy.rules)
                 if error:
-                    report.errors.append(RecordError(ext, error))
+                    report.errors.append(RecordError(ext, error, where[ext]))
                 else:
                     report.created += 1
                     report.ids[ext] = plan.creates_last
                 continue
+            if existing == "fail":
+                how = "another record of this batch is the same person"
+                if found not in plan.creates:
+                    how = "an identity matched by correlation"
+                leave_existing(report, existing, ext, where[ext], how)
+                continue
             ident = found
             plan.links.append(_link(plan, ext, ident))
+            report.ids[ext] = ident
+            if existing == "skip":
+                report.skipped += 1
+                continue
             report.linked += 1
         report.ids[ext] = ident
         outcome = _update(plan, ident, ext, data, current, policy, taken)
         if outcome == "error":
-            report.errors.append(RecordError(ext, "userName is already taken in this tenant"))
+            report.errors.append(
+                RecordError(ext, "userName is already taken in this tenant", where[ext])
+            )
         elif outcome == "unchanged" and ext in linked:
             report.unchanged += 1
         elif outcome == "updated" and ext in linked:

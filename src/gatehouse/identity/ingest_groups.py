@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.identity import rows as db
-from gatehouse.identity.ingest import IngestReport, RecordError, SourceRecord, error_text
+from gatehouse.identity.ingest import (
+    Existing,
+    IngestReport,
+    RecordError,
+    SourceRecord,
+    error_text,
+    leave_existing,
+    repeated,
+)
 from gatehouse.identity.models import Group, GroupLink, Membership
 from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.schemas import GroupData
@@ -56,15 +64,26 @@ async def ingest_groups(
     *,
     run_id: str | None = None,
     dry_run: bool = False,
+    existing: Existing = "update",
 ) -> IngestReport:
-    """Create, link or update the groups a source describes."""
+    """Create, link or update the groups a source describes.
+
+    `existing` is what happens to a group the store has (linked from `source`, or of the
+    same name): updated, skipped (a group of the same name is still linked), or an error.
+    """
     report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
     valid: dict[str, GroupData] = {}
-    for record in records:
+    where: dict[str, int] = {}
+    for index, record in enumerate(records):
+        ext = record.external_id
         try:
-            valid[record.external_id] = GroupData.model_validate(record.data)
+            data = GroupData.model_validate(record.data)
         except ValidationError as exc:
-            report.errors.append(RecordError(record.external_id, error_text(exc)))
+            report.errors.append(RecordError(ext, error_text(exc), index))
+            continue
+        if ext in valid and not repeated(report, existing, ext, index):
+            continue
+        valid[ext], where[ext] = data, index
     linked = await db.source_links(session, GROUP_LINKS, "group_id", tenant, source, list(valid))
     names = {d.display_name.strip().lower() for d in valid.values()}
     by_name = await _groups_by_name(session, tenant, names)
@@ -76,6 +95,10 @@ async def ingest_groups(
     for ext, data in valid.items():
         key = data.display_name.strip().lower()
         gid = linked.get(ext)
+        if gid is not None and existing != "update":
+            leave_existing(report, existing, ext, where[ext], f"linked from {source}")
+            report.ids[ext] = gid
+            continue
         if gid is None:
             gid = by_name.get(key)
             if gid is None:
@@ -83,12 +106,16 @@ async def ingest_groups(
                 by_name[key] = gid
                 creates[gid] = _new_group(tenant, gid, ext, data, now)
                 report.created += 1
+            elif existing == "fail":
+                leave_existing(report, existing, ext, where[ext], "a group of the same name")
+                continue
             else:
-                report.linked += 1
+                report.linked += existing == "update"
+                report.skipped += existing == "skip"
             links.append(db.link_row(tenant, source, ext, now, run_id, group_id=gid))
         report.ids[ext] = gid
         row = creates.get(gid) or updates.get(gid) or current.get(gid)
-        if row is None or gid in creates:
+        if row is None or gid in creates or existing == "skip":
             continue
         proposed = {
             "display_name": data.display_name,
@@ -99,7 +126,9 @@ async def ingest_groups(
             report.unchanged += ext in linked
             continue
         if by_name.get(key, gid) != gid:
-            report.errors.append(RecordError(ext, f"a group named {data.display_name!r} exists"))
+            report.errors.append(
+                RecordError(ext, f"a group named {data.display_name!r} exists", where[ext])
+            )
             continue
         befores.setdefault(gid, _group_snapshot(row))
         staged = updates.setdefault(gid, dict(row))
@@ -191,8 +220,12 @@ async def ingest_memberships(
     run_id: str | None = None,
     dry_run: bool = False,
     rescore: dict[str, str] | None = None,
+    existing: Existing = "update",
 ) -> IngestReport:
-    """Add the memberships a source states; both ends must already be linked to its records."""
+    """Add the memberships a source states; both ends must already be linked to its records.
+
+    A membership the store already has is unchanged ("update"), skipped, or an error ("fail").
+    """
     report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
     group_ext = {r.group for r in records} | {r.member for r in records if r.kind == "group"}
     groups = await db.source_links(session, GROUP_LINKS, "group_id", tenant, source, group_ext)
@@ -204,32 +237,38 @@ async def ingest_memberships(
         source,
         {r.member for r in records if r.kind == "identity"},
     )
-    pairs: dict[tuple[str, str], str] = {}
-    for r in records:
+    pairs: dict[tuple[str, str], tuple[str, int]] = {}
+    for index, r in enumerate(records):
+        ref = f"{r.group}/{r.member}"
         gid = groups.get(r.group)
         mid = (groups if r.kind == "group" else people).get(r.member)
         if r.kind not in ("identity", "group"):
-            report.errors.append(RecordError(f"{r.group}/{r.member}", f"unknown kind {r.kind!r}"))
+            report.errors.append(RecordError(ref, f"unknown kind {r.kind!r}", index))
         elif gid is None or mid is None:
             missing = r.group if gid is None else r.member
             report.errors.append(
-                RecordError(f"{r.group}/{r.member}", f"{missing!r} is not a record of {source}")
+                RecordError(ref, f"{missing!r} is not a record of {source}", index)
             )
-        else:
-            pairs[(gid, mid)] = r.kind
-    existing = await _existing(session, tenant, {m for _, m in pairs})
-    edges = await _nested_edges(session, tenant) if "group" in pairs.values() else {}
+        elif (gid, mid) not in pairs or repeated(report, existing, ref, index):
+            pairs[(gid, mid)] = (r.kind, index)
+    existing_pairs = await _existing(session, tenant, {m for _, m in pairs})
+    kinds = {kind for kind, _ in pairs.values()}
+    edges = await _nested_edges(session, tenant) if "group" in kinds else {}
     new: list[dict[str, Any]] = []
     seen: list[dict[str, Any]] = []
-    for (gid, mid), kind in pairs.items():
-        owner = existing.get((gid, mid))
+    for (gid, mid), (kind, index) in pairs.items():
+        owner = existing_pairs.get((gid, mid))
+        ref = f"{records[index].group}/{records[index].member}"
         if owner is not None:
-            report.unchanged += 1
+            if existing == "update":
+                report.unchanged += 1
+            else:
+                leave_existing(report, existing, ref, index, "the member is in the group")
             if owner == source:
                 seen.append({"b_tenant": tenant, "b_group": gid, "b_member": mid})
             continue
         if kind == "group" and _would_cycle(edges, gid, mid):
-            report.errors.append(RecordError(f"{gid}/{mid}", "would make a cycle of groups"))
+            report.errors.append(RecordError(ref, "would make a cycle of groups", index))
             continue
         if kind == "group":
             edges[gid].add(mid)

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.identity import rows as db
-from gatehouse.identity.ingest import IngestReport, RecordError, SourceRecord, error_text
+from gatehouse.identity.ingest import (
+    Existing,
+    IngestReport,
+    RecordError,
+    SourceRecord,
+    error_text,
+    leave_existing,
+    repeated,
+)
 from gatehouse.identity.models import Resource
 from gatehouse.identity.schemas import ResourceData
 from gatehouse.kit.ids import new_id
@@ -28,23 +36,33 @@ async def ingest_resources(
     records: Sequence[SourceRecord],
     *,
     dry_run: bool = False,
+    existing: Existing = "update",
 ) -> IngestReport:
-    """Create or update resources; a record's key defaults to its source id."""
+    """Create or update resources; a record's key defaults to its source id.
+
+    `existing` is what happens to a resource of the same type and key: its attributes are
+    replaced ("update"), it is skipped, or the record is an error ("fail").
+    """
     report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
-    valid: dict[tuple[str, str], ResourceData] = {}
-    for record in records:
+    valid: dict[tuple[str, str], tuple[ResourceData, int]] = {}
+    for index, record in enumerate(records):
         try:
             data = ResourceData.model_validate({"key": record.external_id, **record.data})
         except ValidationError as exc:
-            report.errors.append(RecordError(record.external_id, error_text(exc)))
+            report.errors.append(RecordError(record.external_id, error_text(exc), index))
             continue
-        valid[(data.type, data.key)] = data
+        if (data.type, data.key) not in valid or repeated(report, existing, data.key, index):
+            valid[(data.type, data.key)] = (data, index)
     current = await _rows(session, tenant, list(valid))
     creates: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changes: list[db.Change] = []
-    for (kind, key), data in valid.items():
+    for (kind, key), (data, index) in valid.items():
         row = current.get((kind, key))
+        if row is not None and existing != "update":
+            leave_existing(report, existing, key, index, f"a {kind} with this key")
+            report.ids[key] = row["id"]
+            continue
         if row is None:
             rid = new_id()
             creates.append(
