@@ -20,6 +20,8 @@ from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.identity import api as identity_api
+from gatehouse.imports import api as imports_api
+from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problems import install_problem_handlers
 from gatehouse.observability import api as health_api
@@ -121,14 +123,20 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         secrets_api,
         connections_api,
         sync_api,
+        imports_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))
+    upload_limit, upload_hint = body_limit(settings.import_max_bytes)
     app.add_middleware(
         RequestMiddleware,
         metrics=svc.metrics,
         usage=svc.usage,
         max_body=settings.max_body_bytes,
-        path_limits={f"{SCIM_PREFIX}/Bulk": settings.scim_bulk_max_payload_bytes},
+        path_limits={
+            f"{SCIM_PREFIX}/Bulk": settings.scim_bulk_max_payload_bytes,
+            IMPORT_PATH: upload_limit,
+        },
+        limit_hints={IMPORT_PATH: upload_hint},
     )
     return app

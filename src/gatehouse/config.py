@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     scim_bulk_max_payload_bytes: int = Field(
         1_048_576, ge=1024, le=104_857_600, description="Largest SCIM /Bulk request body."
     )
+    import_max_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest file POST /pip/import and `gatehouse import` accept (≤ 256 MiB).",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

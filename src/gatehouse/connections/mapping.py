@@ -99,15 +99,20 @@ def validate_mapping(mapping: Mapping, streams: Sequence[StreamInfo]) -> list[di
 
 
 def transform_errors(
-    where: str, spec: dict[str, Any], fields: Iterable[str]
+    where: str, spec: dict[str, Any], fields: Iterable[str] | None
 ) -> list[dict[str, str]]:
-    """Every problem of a stream's transform, and every field it reads that the stream lacks."""
+    """Every problem of a stream's transform, and every field it reads that the stream lacks.
+
+    `fields` None: the stream's records name their own fields (JSON), so any may be read.
+    """
     try:
         pipeline = compile_mapping(spec)
     except MappingError as exc:
         return [
             {"field": f"{where}.{p.path}".rstrip("."), "message": p.message} for p in exc.problems
         ]
+    if fields is None:
+        return []
     available = set(fields)
     return [
         {"field": where, "message": f"the transform reads {name!r}, which the stream does not have"}

@@ -268,7 +268,7 @@ def _create(
     user_name = _user_name(ext, data, plan.source)
     key = user_name.lower()
     if key in taken:
-        return f"userName {user_name!r} is already taken in this tenant"
+        return "userName is already taken in this tenant"
     ident = new_id()
     taken[key] = ident
     row = db.new_identity_row(plan.tenant, ident, ext, user_name, data, plan.source, plan.now)

@@ -127,7 +127,7 @@ async def ingest_groups(
             continue
         if by_name.get(key, gid) != gid:
             report.errors.append(
-                RecordError(ext, f"a group named {data.display_name!r} exists", where[ext])
+                RecordError(ext, "another group has this display name", where[ext])
             )
             continue
         befores.setdefault(gid, _group_snapshot(row))

@@ -23,16 +23,16 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 QUIET = frozenset({"/health", "/ready", "/metrics"})
 
 
-def too_large(limit: int) -> str:
-    """What a client is told when its body passes the limit."""
-    return f"Request bodies are limited to {limit} bytes."
+def too_large(limit: int, hint: str = "") -> str:
+    """What a client is told when its body passes the limit (and what to do, for some paths)."""
+    return f"Request bodies are limited to {limit} bytes." + (f" {hint}" if hint else "")
 
 
 class BodyTooLarge(HTTPException):
     """The request body passed the configured limit (an HTTP error so body parsers re-raise it)."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, too_large(limit))
+    def __init__(self, limit: int, hint: str = "") -> None:
+        super().__init__(413, too_large(limit, hint))
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -42,9 +42,9 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _refusal(scope: Scope, limit: int, request_id: str) -> tuple[Message, Message]:
+def _refusal(scope: Scope, limit: int, hint: str, request_id: str) -> tuple[Message, Message]:
     """The 413 sent outside the routes, in the error dialect of the path (SCIM's under /scim)."""
-    response = problem_response(Problem(413, too_large(limit)), Request(scope))
+    response = problem_response(Problem(413, too_large(limit, hint)), Request(scope))
     start: Message = {
         "type": "http.response.start",
         "status": response.status_code,
@@ -63,13 +63,16 @@ class RequestMiddleware:
         usage: UsageRecorder,
         max_body: int,
         path_limits: Mapping[str, int] | None = None,
+        limit_hints: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.usage = usage
         self.max_body = max_body
-        # Routes whose bodies have a limit of their own (SCIM /Bulk: maxPayloadSize).
+        # Routes whose bodies have a limit of their own (SCIM /Bulk: maxPayloadSize; uploads),
+        # and what a client over one is told to do.
         self.path_limits = dict(path_limits or {})
+        self.limit_hints = dict(limit_hints or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request."""
@@ -84,9 +87,10 @@ class RequestMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         limit = self.path_limits.get(scope["path"], self.max_body)
+        hint = self.limit_hints.get(scope["path"], "")
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            start, body = _refusal(scope, limit, request_id)
+            start, body = _refusal(scope, limit, hint, request_id)
             await send(start)
             await send(body)
             self._finish(scope, 413, started)
@@ -100,7 +104,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, hint)
             return message
 
         async def timed_send(message: Message) -> None:
@@ -121,7 +125,7 @@ class RequestMiddleware:
             await self.app(scope, limited_receive, timed_send)
         except BodyTooLarge:
             if not sent_start:
-                start, body = _refusal(scope, limit, request_id)
+                start, body = _refusal(scope, limit, hint, request_id)
                 await send(start)
                 await send(body)
             status = 413

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import structlog
@@ -23,7 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit.context import Actor
-from gatehouse.connectors.protocol import ConnectorError, SyncMode
+from gatehouse.connectors.protocol import ConnectorError, RecordError, SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.correlation import policy_for
@@ -71,10 +72,24 @@ class RunSpec:
 
 @dataclass
 class Tally:
-    """Counters and error samples of a run, by kind."""
+    """Counters and error samples of a run, by kind; rows read and row-level problems by stream."""
 
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # records read per stream, bad ones too
+    report: list[dict[str, Any]] = field(default_factory=list)  # the first `report_limit`
+    reported: int = 0  # every row-level problem, kept in `report` or not
+    report_limit: int = 0
+
+    def failed(self) -> int:
+        """Records rejected so far, of every kind."""
+        return sum(counts.get("errors", 0) for counts in self.counts.values())
+
+    def problem(self, stream: str, row: int | None, field: str | None, reason: str) -> None:
+        """A row-level problem, without any value from the record."""
+        self.reported += 1
+        if len(self.report) < self.report_limit:
+            self.report.append({"row": row, "stream": stream, "field": field, "reason": reason})
 
     def add(self, kind: str, **values: int) -> None:
         """Add to a kind's counters."""
@@ -104,19 +119,33 @@ class Runner:
     def __init__(self, db: Database, job: Job, run: RunSpec, settings: Settings) -> None:
         self.db, self.job, self.run, self.settings = db, job, run, settings
         self.actor = Actor(job.tenant_id, f"sync:{job.connection_id}")
-        self.tally = Tally({k: dict(v) for k, v in run.counts.items()}, list(run.samples))
+        self.tally = Tally(
+            {k: dict(v) for k, v in run.counts.items()},
+            list(run.samples),
+            report_limit=job.report_limit,
+        )
         self._whole: AsyncSession | None = None
         # Members whose groups moved, rescored once at the end rather than batch by batch.
         self._rescore: dict[str, str] = {}
         self._resumed = bool(run.progress)
 
     async def execute(self) -> Tally:
-        """Run every stream, then deletion detection; raises on failure."""
+        """Run every stream, then deletion detection; raises on failure.
+
+        An atomic run fails as a whole, writing nothing, when any record was rejected.
+        """
         if self.run.dry_run or self.run.atomic:
             async with self.db.writer() as session:
                 self._whole = session
                 try:
                     await self._streams()
+                    if self.run.atomic and (failed := self.tally.failed()):
+                        would = "would write" if self.run.dry_run else "wrote"
+                        raise RunFailed(
+                            f"{failed} record{'s' * (failed != 1)} failed and this run is all "
+                            f"or nothing, so it {would} nothing; fix them (see the errors) "
+                            "and try again, or use best_effort to write the good records"
+                        )
                     if self.run.dry_run:
                         await session.rollback()
                     else:
@@ -134,7 +163,7 @@ class Runner:
                 continue
             await self._stream_with_retries(stream)
         await self._rescore_moved()
-        if self.run.mode is SyncMode.full_refresh:
+        if self.run.mode is SyncMode.full_refresh and self.job.remove_unseen:
             await self._deletions()
 
     @asynccontextmanager
@@ -179,50 +208,76 @@ class Runner:
             self.job.config, stream.name, mode, state, stream.selection
         )
         async for batch in reader:
+            self.tally.rows[stream.name] = (
+                self.tally.rows.get(stream.name, 0) + len(batch.records) + len(batch.errors)
+            )
             for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
-                self._reject(stream, f"row {error.row}", error.reason)
-            mapped = self._map(stream, batch.records)
+                self._reject(stream, f"row {error.row}", error.reason, [error])
+            mapped, numbers = self._map(stream, batch.records, batch.rows)
             async with self._unit() as session:
-                await self._write(session, stream, mapped)
+                await self._write(session, stream, mapped, numbers)
                 self.run.progress[stream.name] = {"state": batch.state, "done": False}
                 await self._checkpoint(session, stream, batch.state, mode)
         self.run.progress[stream.name] = {"state": None, "done": True}
         async with self._unit() as session:
             await self._checkpoint(session, stream, None, mode)
 
-    def _map(self, stream: StreamPlan, records: list[dict[str, Any]]) -> list[Transformed]:
+    def _map(
+        self, stream: StreamPlan, records: list[dict[str, Any]], rows: list[int] | None
+    ) -> tuple[list[Transformed], list[int | None]]:
+        """The records that transformed, and each one's row in the source when it has rows."""
         mapped: list[Transformed] = []
+        numbers: list[int | None] = []
         skipped = 0
-        for record in records:
-            result = stream.transform(record)
-            if isinstance(result, Transformed):
+        transform = stream.transform
+        for record, row in zip(records, rows or repeat(None), strict=False):
+            result = transform(record)
+            if type(result) is Transformed:
                 mapped.append(result)
-            elif isinstance(result, Rejected):
-                self._reject(stream, result.ref, result.reason)
+                numbers.append(row)
+            elif type(result) is Rejected:
+                problems = [replace(p, row=row) for p in result.problems]
+                self._reject(
+                    stream, result.ref, result.reason, problems or [RecordError(row, result.reason)]
+                )
             else:
                 skipped += 1
         self.tally.add(stream.kind, read=len(records), filtered=skipped)
-        return mapped
+        return mapped, numbers
 
-    def _reject(self, stream: StreamPlan, ref: str, reason: str) -> None:
+    def _reject(
+        self, stream: StreamPlan, ref: str, reason: str, problems: list[RecordError]
+    ) -> None:
+        """Count a rejected record, keep its problems, and stop when the stream says so."""
         self.tally.add(stream.kind, errors=1)
         self.tally.sample(stream.name, ref, reason)
+        for problem in problems:
+            self.tally.problem(stream.name, problem.row, problem.field, problem.reason)
         if stream.on_error == "fail":
             raise RunFailed(f"stream {stream.name!r}, record {ref}: {reason}")
 
     async def _write(
-        self, session: AsyncSession, stream: StreamPlan, rows: list[Transformed]
+        self,
+        session: AsyncSession,
+        stream: StreamPlan,
+        rows: list[Transformed],
+        numbers: list[int | None],
     ) -> None:
-        run_id = self.run.id if self.run.mode is SyncMode.full_refresh else None
-        source, actor = self.job.source, self.actor
+        full = self.run.mode is SyncMode.full_refresh and self.job.remove_unseen
+        run_id = self.run.id if full else None  # marks what a full run saw, for deletions
+        source, actor, existing = self.job.source, self.actor, self.job.existing
         report: IngestReport
         if stream.kind == "identity":
             policy = await policy_for(session, self.job.tenant_id)
             records = [SourceRecord(r.external_id, r.data) for r in rows]
-            report = await ingest_identities(session, actor, source, records, policy, run_id=run_id)
+            report = await ingest_identities(
+                session, actor, source, records, policy, run_id=run_id, existing=existing
+            )
         elif stream.kind == "group":
             records = [SourceRecord(r.external_id, r.data) for r in rows]
-            report = await ingest_groups(session, actor, source, records, run_id=run_id)
+            report = await ingest_groups(
+                session, actor, source, records, run_id=run_id, existing=existing
+            )
         elif stream.kind == "membership":
             pairs = [
                 MembershipRecord(
@@ -233,16 +288,25 @@ class Runner:
                 for r in rows
             ]
             report = await ingest_memberships(
-                session, actor, source, pairs, run_id=run_id, rescore=self._rescore
+                session,
+                actor,
+                source,
+                pairs,
+                run_id=run_id,
+                rescore=self._rescore,
+                existing=existing,
             )
         else:
             records = [SourceRecord(r.external_id, r.data) for r in rows]
-            report = await ingest_resources(session, actor, source, records)
+            report = await ingest_resources(session, actor, source, records, existing=existing)
         counts = report.counts()
         counts.pop("errors")
         self.tally.add(stream.kind, **counts)
         for error in report.errors:
-            self._reject(stream, error.external_id, error.message)
+            row = numbers[error.index] if error.index is not None else None
+            self._reject(
+                stream, error.external_id, error.message, [RecordError(row, error.message)]
+            )
 
     async def _checkpoint(
         self,

@@ -20,6 +20,11 @@ def job_factory(ops: Connections) -> JobFactory:
     """Jobs for runs of saved connections."""
 
     async def job_for(_db: Database, run: SyncRun) -> Job:
+        if run.trigger == "import":  # its process held the upload and stopped: nothing to resume
+            raise JobUnavailable(
+                "the import stopped before it finished (its server was stopped or crashed); "
+                "import the file again"
+            )
         actor = Actor(run.tenant_id, f"sync:{run.id}")
         async with ops.db.transaction() as session:
             try:

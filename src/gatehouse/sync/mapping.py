@@ -19,7 +19,9 @@ def stream_transform(spec: Mapping[str, Any] | Pipeline) -> plan.Transform:
         if type(result) is Output:
             return plan.Transformed(result.kind, result.external_id or _pair(result), result.data)
         if type(result) is Rejected:
-            return plan.Rejected(result.external_id or "(no id)", result.reason)
+            return plan.Rejected(
+                result.external_id or "(no id)", result.reason, tuple(result.errors)
+            )
         return None
 
     return transform

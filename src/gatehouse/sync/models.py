@@ -36,7 +36,7 @@ class SyncRun(IdMixin, TenantOwned, Base):
     # queued, running, succeeded, failed, refused (safety threshold), cancelled
     status: Mapped[str] = mapped_column(String(16), default="queued")
     mode: Mapped[str] = mapped_column(String(16))  # full_refresh or incremental
-    trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, api, cli
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, api, cli, import
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     confirm_deletes: Mapped[bool] = mapped_column(Boolean, default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatehouse.connectors.protocol import Connector, Selection
+from gatehouse.connectors.protocol import Connector, RecordError, Selection
+from gatehouse.identity.ingest import Existing
 
 KINDS = ("identity", "group", "membership", "resource")  # the order streams are synced in
 
@@ -26,10 +27,11 @@ class Transformed:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A source record that failed mapping or validation."""
+    """A source record that failed mapping or validation: every reason, by field when known."""
 
     ref: str
     reason: str
+    problems: tuple[RecordError, ...] = ()
 
 
 # None means the record was filtered out on purpose.
@@ -60,6 +62,9 @@ class Job:
     streams: list[StreamPlan]
     max_delete_fraction: float = 0.3
     options: dict[str, Any] = field(default_factory=dict)
+    remove_unseen: bool = True  # full runs detect deletions; imports only add and change
+    existing: Existing = "update"  # records the store already has: update, skip or fail
+    report_limit: int = 0  # row-level problems kept on the tally for the caller (imports)
 
     def ordered(self) -> list[StreamPlan]:
         """Streams in dependency order: people and groups before memberships."""

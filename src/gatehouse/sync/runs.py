@@ -51,8 +51,13 @@ async def enqueue(
     trigger: str,
     dry_run: bool = False,
     confirm_deletes: bool = False,
+    lease: tuple[str, float] | None = None,
 ) -> SyncRun:
-    """Queue a run; RunActive when one is already queued or running."""
+    """Queue a run; RunActive when one is already queued or running.
+
+    With `lease` (owner, seconds) the run starts at once, held by that owner: a run the caller
+    executes itself (an import), which workers leave alone unless the lease runs out.
+    """
     current = await active_run(session, tenant_id, connection_id)
     if current is not None:
         raise RunActive(current.id)
@@ -68,6 +73,11 @@ async def enqueue(
         counts={},
         error_samples=[],
     )
+    if lease is not None:
+        now = datetime.now(UTC)
+        run.status, run.lease_owner, run.attempts = "running", lease[0], 1
+        run.queued_at = run.started_at = now
+        run.lease_expires_at = now + timedelta(seconds=lease[1])
     try:
         async with session.begin_nested():
             session.add(run)
@@ -75,6 +85,21 @@ async def enqueue(
         raced = await active_run(session, tenant_id, connection_id)
         raise RunActive(raced.id if raced else "unknown") from None
     return run
+
+
+def spec_of(run: SyncRun, owner: str) -> RunSpec:
+    """What the engine needs of a run held by `owner`."""
+    return RunSpec(
+        id=run.id,
+        tenant_id=run.tenant_id,
+        mode=SyncMode(run.mode),
+        dry_run=run.dry_run,
+        confirm_deletes=run.confirm_deletes,
+        progress=dict(run.progress or {}),
+        owner=owner,
+        counts={k: dict(v) for k, v in (run.counts or {}).items()},
+        samples=list(run.error_samples or []),
+    )
 
 
 def _claimable(now: datetime, run_id: str | None) -> Select[SyncRun]:
@@ -120,18 +145,7 @@ async def claim(
         run.lease_expires_at = now + timedelta(seconds=lease_seconds)
         run.attempts += 1
         run.started_at = run.started_at or now
-        spec = RunSpec(
-            id=run.id,
-            tenant_id=run.tenant_id,
-            mode=SyncMode(run.mode),
-            dry_run=run.dry_run,
-            confirm_deletes=run.confirm_deletes,
-            progress=dict(run.progress or {}),
-            owner=owner,
-            counts={k: dict(v) for k, v in (run.counts or {}).items()},
-            samples=list(run.error_samples or []),
-        )
-        return run, spec
+        return run, spec_of(run, owner)
 
 
 async def finish(

@@ -90,7 +90,9 @@ class Worker:
             return
         except Exception as exc:
             bound.exception("sync_crashed")
-            await runs.finish(self.db, spec, "failed", tally, f"internal error: {exc}")
+            # The exception's text may quote SQL parameters (record values): it stays in the log.
+            reason = f"internal error ({type(exc).__name__}); the server log has the details"
+            await runs.finish(self.db, spec, "failed", tally, reason)
             return
         await runs.finish(self.db, spec, "succeeded", tally)
         bound.info("sync_succeeded", counts=tally.counts)

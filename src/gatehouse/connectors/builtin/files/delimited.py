@@ -74,7 +74,13 @@ def csv_table(
                 number += 1
                 yield number, f"line {reader.line_num}: malformed CSV ({exc})"
 
-    return Table(PurePath(name).stem or name, columns, rows)
+    def count() -> int | None:
+        if '"' in content:  # a quoted cell may span lines: only reading tells
+            return None
+        lines = sum(1 for line in content.splitlines() if line.strip())
+        return max(lines - has_header, 0)
+
+    return Table(PurePath(name).stem or name, columns, rows, count)
 
 
 def _rows_or_none(name: str, reader: Iterator[list[str]]) -> Iterator[list[str]]:

@@ -28,7 +28,7 @@ def json_tables(name: str, content: str, records_path: str | None = None) -> lis
     if isinstance(document, list):
         if records_path:
             raise bad_file(name, "is an array, so it has no records_path to follow; leave it out")
-        return [Table(stem, None, lambda: _items(document))]
+        return [Table(stem, None, lambda: _items(document), document.__len__)]
     if not isinstance(document, dict):
         raise bad_file(name, f"holds {kind_of(document)}; expected an array of objects")
     if records_path:
@@ -38,13 +38,13 @@ def json_tables(name: str, content: str, records_path: str | None = None) -> lis
             raise bad_file(name, f"records_path is not a path: {exc}") from None
         if not isinstance(found, list):
             raise bad_file(name, f"records_path {records_path!r} does not lead to an array")
-        return [Table(records_path, None, lambda: _items(found))]
+        return [Table(records_path, None, lambda: _items(found), found.__len__)]
     arrays = list(_arrays(document, ()))
     if not arrays:
         raise bad_file(
             name, "is an object with no array of objects in it; give records_path to the records"
         )
-    return [Table(path, None, _bind(items)) for path, items in arrays]
+    return [Table(path, None, _bind(items), items.__len__) for path, items in arrays]
 
 
 def jsonl_table(name: str, content: str) -> Table:

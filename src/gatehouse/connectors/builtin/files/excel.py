@@ -62,7 +62,7 @@ def _sheet(name: str, sheet: str, cells: list[list[Any]]) -> Table:
             fitted = fit_row(columns, [_value(c) for c in row])
             yield number, fitted if isinstance(fitted, dict) else f"sheet {sheet!r}: {fitted}"
 
-    return Table(sheet, columns, rows)
+    return Table(sheet, columns, rows, lambda: len(rows_with_data) - 1)
 
 
 def _used(rows: list[list[Any]], width: int) -> bool:

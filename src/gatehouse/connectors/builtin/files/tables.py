@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gatehouse.connectors.builtin.files.detect import bad_file
 
 # (row, record) for a good row, (row, reason) for a malformed one; rows count from 1.
 Row = tuple[int, dict[str, Any] | str]
+
+
+def unknown() -> int | None:
+    """A table whose row count is not known without reading it."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class Table:
     name: str
     columns: tuple[str, ...] | None  # None when records name their own fields (JSON)
     rows: Callable[[], Iterator[Row]]
+    count: Callable[[], int | None] = field(default=unknown)  # rows, when cheap to know
 
 
 def header(file: str, where: str, cells: Sequence[Any]) -> tuple[str, ...]:

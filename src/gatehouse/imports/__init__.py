@@ -1,0 +1,1 @@
+"""File imports: POST /pip/import and `gatehouse import`, recorded as sync runs."""
