@@ -7,6 +7,7 @@ import typer
 from gatehouse.cli.admin import tenant_app, token_app
 from gatehouse.cli.connect import connect_app
 from gatehouse.cli.demo import demo_app
+from gatehouse.cli.imports import import_file
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
 from gatehouse.cli.serve import serve
 from gatehouse.cli.sync import sync_app, worker
@@ -27,3 +28,4 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(connect_app, name="connect")
 app.add_typer(sync_app, name="sync")
 app.command()(worker)
+app.command("import")(import_file)

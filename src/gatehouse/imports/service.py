@@ -9,6 +9,7 @@ whose process died is marked failed by the next worker once the lease runs out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,9 +115,15 @@ def _outcome(run: SyncRun, prepared: Prepared, tally: Tally) -> ImportOut:
             for plan in prepared.plans
         ],
         counts={kind: {**dict.fromkeys(SHOWN, 0), **tally.counts.get(kind, {})} for kind in kinds},
-        errors=[RowError.model_validate(entry) for entry in tally.report],
+        errors=[RowError.model_validate(entry) for entry in _in_file_order(prepared, tally)],
         errors_total=tally.reported,
     )
+
+
+def _in_file_order(prepared: Prepared, tally: Tally) -> list[dict[str, Any]]:
+    """The report by stream, then row (a batch's store errors come after its mapping errors)."""
+    order = {plan.name: index for index, plan in enumerate(prepared.plans)}
+    return sorted(tally.report, key=lambda e: (order.get(e["stream"], 0), e["row"] or 0))
 
 
 async def _audit(

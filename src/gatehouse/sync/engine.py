@@ -143,8 +143,9 @@ class Runner:
                         would = "would write" if self.run.dry_run else "wrote"
                         raise RunFailed(
                             f"{failed} record{'s' * (failed != 1)} failed and this run is all "
-                            f"or nothing, so it {would} nothing; fix them (see the errors) "
-                            "and try again, or use best_effort to write the good records"
+                            f"or nothing, so it {would} nothing; fix "
+                            f"{'them' if failed != 1 else 'it'} (see the errors) and try "
+                            "again, or use best_effort to write the good records"
                         )
                     if self.run.dry_run:
                         await session.rollback()
