@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.db.tenancy import TENANT
-from gatehouse.imports.form import read_upload
+from gatehouse.imports.form import open_form, read_upload, upload_name
 from gatehouse.imports.prepare import prepare
 from gatehouse.imports.schemas import ImportOut, form_schema
 from gatehouse.imports.service import IMPORTS, run_import
@@ -41,10 +41,11 @@ def build_router(svc: Services) -> APIRouter:
         what happens to records the store already has. The answer counts what happened per
         kind and lists row-level errors (row, stream, field, reason; never a value)."""
         name = "upload"
+        max_bytes = svc.settings.import_max_bytes
         try:
-            max_bytes = svc.settings.import_max_bytes
-            upload = await read_upload(request, max_bytes)
-            name = upload.name
+            async with open_form(request) as form:
+                name = upload_name(form)
+                upload = await read_upload(form, max_bytes)
             prepared = await asyncio.to_thread(
                 prepare, upload.name, upload.data, upload.mapping, upload.options, max_bytes
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +41,12 @@ def body_limit(max_bytes: int) -> tuple[int, str]:
     )
 
 
-async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """Parse the body (after authentication, so strangers cannot make us read it)."""
+@asynccontextmanager
+async def open_form(request: Request) -> AsyncIterator[FormData]:
+    """The parsed body, its spooled files removed afterwards.
+
+    Call it after authentication, so that strangers cannot make Gatehouse read an upload.
+    """
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise Problem(415, f"Upload the file as a form: {HOW}.")
     try:
@@ -48,12 +54,19 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
     except HTTPException as exc:  # malformed multipart (400) or the body limit (413)
         raise Problem(exc.status_code, f"{exc.detail}; {HOW}.") from None
     try:
-        return await _fields(form, max_bytes)
+        yield form
     finally:
         await form.close()
 
 
-async def _fields(form: FormData, max_bytes: int) -> Upload:
+def upload_name(form: FormData) -> str:
+    """The uploaded file's name, cleaned (for errors and audit before the form is checked)."""
+    part = form.get("file")
+    return file_name(part.filename if isinstance(part, UploadFile) else None)
+
+
+async def read_upload(form: FormData, max_bytes: int) -> Upload:
+    """The file (read into memory once), the mapping and the options, or a problem."""
     unknown = sorted(set(form) - {"file", "mapping"} - set(ImportOptions.model_fields))
     missing = [name for name in ("file", "mapping") if name not in form]
     repeated = sorted({name for name, _ in form.multi_items() if len(form.getlist(name)) > 1})
@@ -75,7 +88,7 @@ async def _fields(form: FormData, max_bytes: int) -> Upload:
     data = await upload.read()
     if len(data) > max_bytes:
         raise too_large(len(data), max_bytes)
-    return Upload(file_name(upload.filename), data, mapping, options)
+    return Upload(upload_name(form), data, mapping, options)
 
 
 async def _mapping(part: str | UploadFile) -> Any:
