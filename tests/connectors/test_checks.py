@@ -37,8 +37,11 @@ async def check(
 
 
 @pytest.fixture
-def pg(pg_source_db: str) -> dict:
-    """A working PostgreSQL configuration."""
+async def pg(pg_source_db: str) -> dict:
+    """A working PostgreSQL configuration over a database with a table to see."""
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=pg_source_db)
+    await conn.execute("CREATE TABLE IF NOT EXISTS probe (id int primary key)")
+    await conn.close()
     return {
         "host": "127.0.0.1",
         "database": pg_source_db,
@@ -55,9 +58,6 @@ def my(my_source_db: str) -> dict:
 
 async def test_postgres_failures_are_classified(pg: dict) -> None:
     """Unknown database and role, refused port, forbidden network, TLS not offered."""
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=pg["database"])
-    await conn.execute("CREATE TABLE IF NOT EXISTS probe (id int primary key)")
-    await conn.close()
     assert (await check("postgresql", pg)).result.ok
     cases = [
         ({**pg, "database": "no_such_db"}, ALLOW, CheckFailure.config, "no_such_db"),

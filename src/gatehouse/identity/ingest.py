@@ -93,6 +93,7 @@ class _Plan:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)  # ids whose provenance alone moved
     creates_last: str = ""
+    rescore: dict[str, str] | None = None  # set: scores are left to the caller, ids added here
 
 
 def _validate(record: SourceRecord) -> dict[str, Any]:
@@ -153,8 +154,12 @@ async def ingest_identities(
     run_id: str | None = None,
     dry_run: bool = False,
     existing: Existing = "update",
+    rescore: dict[str, str] | None = None,
 ) -> IngestReport:
     """Apply a batch of one source's records to the store.
+
+    With `rescore`, created and changed identities are not scored here but added to it
+    (id → "identity") for the caller to score once later, as a sync does at the end of a run.
 
     `existing` decides what happens to a record the store already has (linked from `source` or
     matched by correlation, including a record stated earlier in the batch): merged ("update"),
@@ -177,7 +182,7 @@ async def ingest_identities(
     if not valid:
         return report
     tenant = actor.tenant_id
-    plan = _Plan(tenant, source, actor.actor, datetime.now(UTC), run_id)
+    plan = _Plan(tenant, source, actor.actor, datetime.now(UTC), run_id, rescore=rescore)
     linked = await db.source_links(session, db.LINKS, "identity_id", tenant, source, valid)
     matches = await db.rule_matches(
         session, tenant, policy.rules, [d for e, d in valid.items() if e not in linked]
@@ -272,7 +277,10 @@ def _create(
     ident = new_id()
     taken[key] = ident
     row = db.new_identity_row(plan.tenant, ident, ext, user_name, data, plan.source, plan.now)
-    _score(row, [], plan.now)
+    if plan.rescore is None:
+        _score(row, [], plan.now)
+    else:
+        plan.rescore[ident] = "identity"
     plan.creates[ident] = row
     plan.creates_last = ident
     plan.links.append(_link(plan, ext, ident))
@@ -355,11 +363,14 @@ async def _write(session: AsyncSession, plan: _Plan) -> None:
     now = plan.now
     changed = [r for i, r in plan.updates.items() if i not in plan.touched]
     risk_before = {row["id"]: row["risk_score"] for row in changed}
-    if changed:
+    for row in changed:
+        row["version"] += 1
+        row["updated_at"] = now
+    if plan.rescore is not None:
+        plan.rescore.update(dict.fromkeys(risk_before, "identity"))
+    elif changed:
         names = await db.group_names(session, plan.tenant, [r["id"] for r in changed])
         for row in changed:
-            row["version"] += 1
-            row["updated_at"] = now
             _score(row, names.get(row["id"], []), now)
     await db.insert_rows(session, db.IDENTITIES, list(plan.creates.values()))
     await db.update_identities(session, list(plan.updates.values()))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
@@ -189,7 +189,7 @@ async def _group_rows(
     found: dict[str, dict[str, Any]] = {}
     for part in db.chunks(sorted(ids)):
         stmt = select(GROUPS).where(GROUPS.c.tenant_id == tenant, GROUPS.c.id.in_(part))
-        found.update((r["id"], dict(r)) for r in (await db.run(session, tenant, stmt)).mappings())
+        found.update((r["id"], r) for r in db.as_dicts(await db.run(session, tenant, stmt)))
     return found
 
 
@@ -221,21 +221,23 @@ async def ingest_memberships(
     dry_run: bool = False,
     rescore: dict[str, str] | None = None,
     existing: Existing = "update",
+    known: KnownLinks | None = None,
 ) -> IngestReport:
     """Add the memberships a source states; both ends must already be linked to its records.
 
     A membership the store already has is unchanged ("update"), skipped, or an error ("fail").
+    `known` holds links the caller already knows (a sync's own earlier batches): only the
+    others are looked up, and those found are added to it.
     """
     report, tenant, now = IngestReport(), actor.tenant_id, datetime.now(UTC)
+    known = known if known is not None else KnownLinks()
     group_ext = {r.group for r in records} | {r.member for r in records if r.kind == "group"}
-    groups = await db.source_links(session, GROUP_LINKS, "group_id", tenant, source, group_ext)
-    people = await db.source_links(
-        session,
-        db.LINKS,
-        "identity_id",
-        tenant,
-        source,
-        {r.member for r in records if r.kind == "identity"},
+    groups = await _linked(
+        session, GROUP_LINKS, "group_id", tenant, source, group_ext, known.groups
+    )
+    people_ext = {r.member for r in records if r.kind == "identity"}
+    people = await _linked(
+        session, db.LINKS, "identity_id", tenant, source, people_ext, known.identities
     )
     pairs: dict[tuple[str, str], tuple[str, int]] = {}
     for index, r in enumerate(records):
@@ -300,6 +302,30 @@ async def ingest_memberships(
         await db.execute_many(session, stmt, seen)
     await membership_changed(session, actor, source, "membership.added", new, now, rescore)
     return report
+
+
+@dataclass
+class KnownLinks:
+    """A source's record ids → store ids, as far as a caller has learnt them."""
+
+    identities: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+async def _linked(
+    session: AsyncSession,
+    table: Table,
+    target: str,
+    tenant: str,
+    source: str,
+    wanted: set[str],
+    known: dict[str, str],
+) -> dict[str, str]:
+    """The links of `wanted` ids: from `known` where it has them, else looked up (and kept)."""
+    missing = wanted.difference(known)
+    if missing:
+        known.update(await db.source_links(session, table, target, tenant, source, missing))
+    return {e: known[e] for e in wanted if e in known}
 
 
 async def membership_changed(

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatehouse.db.bulk import update_many
 from gatehouse.identity import rows as db
 from gatehouse.identity.graph import member_rows
 from gatehouse.identity.risk import score_row
@@ -48,15 +48,12 @@ async def rescore(session: AsyncSession, tenant_id: str, ids: list[str]) -> int:
             if total == row["risk_score"] and listed == (row["risk_factors"] or []):
                 continue
             moved.append(
-                {"b_tenant": tenant_id, "b_id": ident, "risk_score": total, "risk_factors": listed}
+                {"tenant_id": tenant_id, "id": ident, "risk_score": total, "risk_factors": listed}
             )
             payload = {"id": ident, "before": row["risk_score"], "after": total, "factors": listed}
             events.append(
                 db.event_row(tenant_id, "identity.risk_changed", "identity", ident, payload, now)
             )
-    stmt = update(db.IDENTITIES).where(
-        db.IDENTITIES.c.tenant_id == bindparam("b_tenant"), db.IDENTITIES.c.id == bindparam("b_id")
-    )
-    await db.execute_many(session, stmt, moved)
+    await update_many(session, db.IDENTITIES, ("tenant_id", "id"), moved)
     await db.insert_rows(session, db.EVENTS, events)
     return len(moved)

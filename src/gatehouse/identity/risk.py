@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
+from types import SimpleNamespace
 from typing import Any, cast
 
 import structlog
@@ -133,26 +134,13 @@ def score_new(session: AsyncSession, identity: Identity) -> bool:
     return _apply(session, identity, [], datetime.now(UTC))
 
 
-class _RowView:
-    """A stored row read like an Identity, for rules scoring rows not loaded as objects."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._row[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 def score_row(
     row: dict[str, Any], group_names: list[str], now: datetime
 ) -> tuple[int, list[dict[str, Any]]]:
     """The score and listed factors of an identity row (batch writes)."""
-    total, factors = score(RiskContext(cast(Identity, _RowView(row)), group_names, now))
+    # Attribute access on a namespace is what rules do; it costs less than a mapping view.
+    view = cast(Identity, SimpleNamespace(**row))
+    total, factors = score(RiskContext(view, group_names, now))
     return total, _listed(factors)
 
 

@@ -12,14 +12,13 @@ from sqlalchemy import (
     Executable,
     Result,
     Table,
-    bindparam,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatehouse.db.bulk import insert_many, update_many
 from gatehouse.db.tenancy import TENANT
 from gatehouse.events.models import Event
 from gatehouse.identity.graph import group_names_of_many
@@ -134,6 +133,12 @@ async def mark_seen(
         await run(session, tenant, stmt)
 
 
+def as_dicts(result: Result[*tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """A result's rows as plain dicts (cheaper than a mapping view per row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
 def rule_value(rule: str, data: dict[str, Any]) -> str | None:
     """The value a correlation rule compares, normalised as the rule compares it."""
     value = data.get(rule)
@@ -205,8 +210,7 @@ async def identity_rows(
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(ids)):
         stmt = select(IDENTITIES).where(IDENTITIES.c.tenant_id == tenant, IDENTITIES.c.id.in_(part))
-        rows = await run(session, tenant, stmt)
-        found.update((row["id"], dict(row)) for row in rows.mappings())
+        found.update((row["id"], row) for row in as_dicts(await run(session, tenant, stmt)))
     return found
 
 
@@ -316,20 +320,16 @@ def conflict_row(
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert complete rows (all with the same keys), in chunks."""
-    for part in chunks(rows):
-        await session.execute(insert(table), list(part))
+    """Insert complete rows (all with the same keys), straight through the driver."""
+    await insert_many(session, table, rows)
 
 
 async def update_identities(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Rewrite the mutable columns of whole identity rows, one executemany statement."""
-    stmt = update(IDENTITIES).where(
-        IDENTITIES.c.tenant_id == bindparam("b_tenant"), IDENTITIES.c.id == bindparam("b_id")
-    )
     params = [
-        {"b_tenant": r["tenant_id"], "b_id": r["id"], **{c: r[c] for c in MUTABLE}} for r in rows
+        {"tenant_id": r["tenant_id"], "id": r["id"], **{c: r[c] for c in MUTABLE}} for r in rows
     ]
-    await execute_many(session, stmt, params)
+    await update_many(session, IDENTITIES, ("tenant_id", "id"), params)
 
 
 Change = tuple[str, dict[str, Any] | None, str, int, dict[str, Any] | None]

@@ -12,7 +12,7 @@ a dry run rolls it back at the end, an atomic run commits it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -24,16 +24,22 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit.context import Actor
-from gatehouse.connectors.protocol import ConnectorError, RecordError, SyncMode
+from gatehouse.connectors.protocol import Batch, ConnectorError, RecordError, SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.correlation import policy_for
 from gatehouse.identity.ingest import IngestReport, SourceRecord, ingest_identities
-from gatehouse.identity.ingest_groups import MembershipRecord, ingest_groups, ingest_memberships
+from gatehouse.identity.ingest_groups import (
+    KnownLinks,
+    MembershipRecord,
+    ingest_groups,
+    ingest_memberships,
+)
 from gatehouse.identity.ingest_resources import ingest_resources
 from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.rows import linked_identities
 from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
+from gatehouse.sync.ahead import read_ahead
 from gatehouse.sync.models import StreamCursor, SyncRun
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
 
@@ -125,9 +131,12 @@ class Runner:
             report_limit=job.report_limit,
         )
         self._whole: AsyncSession | None = None
-        # Members whose groups moved, rescored once at the end rather than batch by batch.
+        # Identities created or changed, and members whose groups moved: scored once at the
+        # end of the run rather than batch by batch.
         self._rescore: dict[str, str] = {}
         self._resumed = bool(run.progress)
+        # Source ids linked by this run's own batches, so memberships need not look them up.
+        self._links = KnownLinks()
 
     async def execute(self) -> Tally:
         """Run every stream, then deletion detection; raises on failure.
@@ -159,10 +168,15 @@ class Runner:
         return self.tally
 
     async def _streams(self) -> None:
-        for stream in self.job.ordered():
-            if self.run.progress.get(stream.name, {}).get("done"):
-                continue
-            await self._stream_with_retries(stream)
+        try:
+            for stream in self.job.ordered():
+                if self.run.progress.get(stream.name, {}).get("done"):
+                    continue
+                await self._stream_with_retries(stream)
+        except RunFailed:
+            if self._whole is None:  # committed batches stay: score what they wrote
+                await self._rescore_moved()
+            raise
         await self._rescore_moved()
         if self.run.mode is SyncMode.full_refresh and self.job.remove_unseen:
             await self._deletions()
@@ -208,31 +222,46 @@ class Runner:
         reader = self.job.connector.read(
             self.job.config, stream.name, mode, state, stream.selection
         )
-        async for batch in reader:
+        transform = stream.transform
+
+        async def transformed() -> AsyncGenerator[tuple[Batch, list[Any]], None]:
+            async for batch in reader:
+                yield batch, [transform(record) for record in batch.records]
+
+        # The next batch is read and transformed while this one is written.
+        async for batch, results in read_ahead(transformed()):
             self.tally.rows[stream.name] = (
                 self.tally.rows.get(stream.name, 0) + len(batch.records) + len(batch.errors)
             )
             for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
                 self._reject(stream, f"row {error.row}", error.reason, [error])
-            mapped, numbers = self._map(stream, batch.records, batch.rows)
+            mapped, numbers = self._map(stream, batch.records, results, batch.rows)
             async with self._unit() as session:
-                await self._write(session, stream, mapped, numbers)
+                linked = await self._write(session, stream, mapped, numbers)
                 self.run.progress[stream.name] = {"state": batch.state, "done": False}
                 await self._checkpoint(session, stream, batch.state, mode)
+            # Learnt once committed: a batch rolled back must not leave links behind.
+            if stream.kind == "identity":
+                self._links.identities.update(linked)
+            elif stream.kind == "group":
+                self._links.groups.update(linked)
         self.run.progress[stream.name] = {"state": None, "done": True}
         async with self._unit() as session:
             await self._checkpoint(session, stream, None, mode)
 
     def _map(
-        self, stream: StreamPlan, records: list[dict[str, Any]], rows: list[int] | None
+        self,
+        stream: StreamPlan,
+        records: list[dict[str, Any]],
+        results: list[Any],
+        rows: list[int] | None,
     ) -> tuple[list[Transformed], list[int | None]]:
-        """The records that transformed, and each one's row in the source when it has rows."""
+        """The records that transformed, and each one's row in the source when it has rows;
+        rejected ones are counted and reported."""
         mapped: list[Transformed] = []
         numbers: list[int | None] = []
         skipped = 0
-        transform = stream.transform
-        for record, row in zip(records, rows or repeat(None), strict=False):
-            result = transform(record)
+        for result, row in zip(results, rows or repeat(None), strict=False):
             if type(result) is Transformed:
                 mapped.append(result)
                 numbers.append(row)
@@ -263,7 +292,8 @@ class Runner:
         stream: StreamPlan,
         rows: list[Transformed],
         numbers: list[int | None],
-    ) -> None:
+    ) -> dict[str, str]:
+        """Write one batch; returns the source ids it linked (identities and groups)."""
         full = self.run.mode is SyncMode.full_refresh and self.job.remove_unseen
         run_id = self.run.id if full else None  # marks what a full run saw, for deletions
         source, actor, existing = self.job.source, self.actor, self.job.existing
@@ -272,13 +302,21 @@ class Runner:
             policy = await policy_for(session, self.job.tenant_id)
             records = [SourceRecord(r.external_id, r.data) for r in rows]
             report = await ingest_identities(
-                session, actor, source, records, policy, run_id=run_id, existing=existing
+                session,
+                actor,
+                source,
+                records,
+                policy,
+                run_id=run_id,
+                existing=existing,
+                rescore=self._rescore,
             )
         elif stream.kind == "group":
             records = [SourceRecord(r.external_id, r.data) for r in rows]
             report = await ingest_groups(
                 session, actor, source, records, run_id=run_id, existing=existing
             )
+
         elif stream.kind == "membership":
             pairs = [
                 MembershipRecord(
@@ -296,6 +334,7 @@ class Runner:
                 run_id=run_id,
                 rescore=self._rescore,
                 existing=existing,
+                known=self._links,
             )
         else:
             records = [SourceRecord(r.external_id, r.data) for r in rows]
@@ -308,6 +347,7 @@ class Runner:
             self._reject(
                 stream, error.external_id, error.message, [RecordError(row, error.message)]
             )
+        return report.ids
 
     async def _checkpoint(
         self,
@@ -335,7 +375,7 @@ class Runner:
         await renew(session, self.run, self.tally, self.settings.lease_seconds)
 
     async def _rescore_moved(self) -> None:
-        """Risk scores of everyone whose groups this run changed, in one pass.
+        """Risk scores of the identities this run wrote and of everyone whose groups moved.
 
         A resumed run does not know what its earlier attempt changed, so it rescores every
         identity this source links.
