@@ -1,16 +1,19 @@
-"""import_csv, part one: read and transform a 100,000-row CSV (the store write comes later).
+"""import_csv: a 100,000-row CSV imported into the store, and the read-and-transform part alone.
 
 The file is the HR source of `gatehouse demo generate --format csv` (synthetic people). Measured
 in the same run:
+- the whole import, as `gatehouse import` and `POST /pip/import` run it (prepare, then the sync
+  engine in one all-or-nothing transaction: correlation, links, versions, events, audit) into a
+  fresh SQLite store (the embedded default) and a fresh PostgreSQL store: wall seconds, target
+  <= 5 s;
 - `import_batches`: open the bytes (format, encoding and delimiter detection), parse, check each
-  row against the header, and run a 9-field identity mapping over every row;
+  row against the header, and run a 9-field identity mapping over every row (CPU, best of 3);
 - the baseline: `csv.DictReader` over the same decoded text, no checks, no mapping.
-The issue's target for the whole import into the store is <= 5 s; this part must stay well
-under 2 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gc
 import io
@@ -19,16 +22,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from _common import emit, log, temp_home
 
+from gatehouse.audit.context import Actor
 from gatehouse.connectors.builtin.files import import_batches
+from gatehouse.db import migrate
+from gatehouse.db.engine import Database
 from gatehouse.identity.export import write_files
 from gatehouse.identity.synthetic import generate
+from gatehouse.imports.prepare import options_of, prepare
+from gatehouse.imports.service import run_import
+from gatehouse.sync.engine import Settings
+from gatehouse.tenants.schemas import TenantCreate
+from gatehouse.tenants.service import create_tenant
 
 BENCH = "import_csv"
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 ROUNDS = 3
-TARGET_S = 2.0
+TARGET_S = 2.0  # read and transform
+IMPORT_TARGET_S = 5.0  # the whole import into the store
+STORES = os.environ.get("BENCH_IMPORT_STORES", "sqlite,postgres").split(",")
+STORE_DB = "gatehouse_bench_import_store"
 MAPPING: dict[str, Any] = {
     "kind": "identity",
     "external_id": "employee_number",
@@ -81,9 +96,60 @@ def hr_csv() -> bytes:
         return Path(home, "hr.csv").read_bytes()
 
 
+async def pg_admin(statement: str) -> None:
+    """Run one statement on the server's `postgres` database."""
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def import_into(url: str, data: bytes) -> float:
+    """Wall seconds to import the file into a fresh store at `url` (tenant set-up excluded)."""
+    db = Database(url)
+    try:
+        await migrate.upgrade(db.engine)
+        async with db.transaction() as session:
+            actor = Actor("platform", "bench")
+            await create_tenant(session, actor, TenantCreate(id="bench", name="bench"))
+        started = time.perf_counter()
+        prepared = prepare("hr.csv", data, MAPPING, options_of({}), len(data))
+        out = await run_import(db, Actor("bench", "bench"), prepared, Settings(lease_seconds=600))
+        seconds = time.perf_counter() - started
+    finally:
+        await db.dispose()
+    # Generated names repeat, so correlation links some rows to people created earlier.
+    counts = out.counts.get("identity", {})
+    stored = counts.get("created", 0) + counts.get("linked", 0) + counts.get("updated", 0)
+    if out.status != "succeeded" or stored != ROWS:
+        raise SystemExit(f"the import {out.status}, storing {stored} of {ROWS} rows: {counts}")
+    return seconds
+
+
+async def whole_imports(data: bytes) -> dict[str, float]:
+    """The whole import into each store."""
+    found: dict[str, float] = {}
+    if "sqlite" in STORES:
+        with temp_home() as home:
+            found["sqlite"] = await import_into(f"sqlite+aiosqlite:///{home / 's.db'}", data)
+        log(f"whole import into SQLite: {found['sqlite']:.2f} s")
+    if "postgres" in STORES:
+        await pg_admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
+        await pg_admin(f'CREATE DATABASE "{STORE_DB}"')
+        try:
+            url = f"postgresql+asyncpg://postgres@127.0.0.1/{STORE_DB}"
+            found["postgres"] = await import_into(url, data)
+        finally:
+            await pg_admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
+        log(f"whole import into PostgreSQL: {found['postgres']:.2f} s")
+    return found
+
+
 def main() -> None:
     """Generate the file, measure, print the JSON line."""
     data = hr_csv()
+    whole = asyncio.run(whole_imports(data))
     gc.collect()  # the generator's objects are gone: measure the import, not their upkeep
     gc.freeze()
     log(f"hr.csv: {len(data) / 2**20:.1f} MiB")
@@ -102,7 +168,10 @@ def main() -> None:
             "file_mib": round(len(data) / 2**20, 1),
             "target_s": TARGET_S,
             "meets_target": seconds <= TARGET_S,
-            "note": "read + transform only; the store write is added with the import API",
+            **{f"import_{store}_s": round(s, 2) for store, s in whole.items()},
+            **{f"import_{store}_rows_per_s": round(ROWS / s) for store, s in whole.items()},
+            "import_target_s": IMPORT_TARGET_S,
+            "import_meets_target": all(s <= IMPORT_TARGET_S for s in whole.values()),
         }
     )
 

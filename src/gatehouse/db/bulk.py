@@ -10,7 +10,7 @@ is what the ORM path would write, but the rows travel as tuples in one driver ca
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -32,6 +32,38 @@ def _plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tuple[str
         table.c[name].type._cached_bind_processor(dialect) for name in columns
     ]
     return sql, processors
+
+
+@lru_cache(maxsize=256)
+def _defaults(table: Table, columns: tuple[str, ...]) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """The columns left out that have a Python-side default, each with a maker of its value
+    (SQLAlchemy applies these itself; COPY and the driver do not)."""
+    found: list[tuple[str, Callable[[], Any]]] = []
+    for column in table.columns:
+        default: Any = column.default
+        if column.name in columns or default is None:
+            continue
+        if default.is_callable:
+            found.append((column.name, partial(default.arg, None)))  # SQLAlchemy's (context)
+        elif default.is_scalar:
+            found.append((column.name, partial(_same, default.arg)))
+    return tuple(found)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _completed(
+    table: Table, rows: Sequence[dict[str, Any]]
+) -> tuple[Sequence[dict[str, Any]], tuple[str, ...]]:
+    """The rows with their left-out columns' defaults filled in, and the full column list."""
+    columns = tuple(rows[0])
+    defaults = _defaults(table, columns)
+    if not defaults:
+        return rows, columns
+    filled = [{**row, **{name: make() for name, make in defaults}} for row in rows]
+    return filled, columns + tuple(name for name, _ in defaults)
 
 
 def _bound(values: list[Any], process: Processor) -> list[Any]:
@@ -63,7 +95,7 @@ async def insert_many(session: AsyncSession, table: Table, rows: Sequence[dict[s
         return
     conn = await session.connection()
     dialect = conn.dialect
-    columns = tuple(rows[0])
+    rows, columns = _completed(table, rows)
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     if dialect.name == "postgresql":

@@ -158,8 +158,9 @@ async def ingest_identities(
 ) -> IngestReport:
     """Apply a batch of one source's records to the store.
 
-    With `rescore`, created and changed identities are not scored here but added to it
-    (id → "identity") for the caller to score once later, as a sync does at the end of a run.
+    With `rescore`, changed identities are not scored here, and created ones only as members
+    of no group; both are added to it (id → "identity") for the caller to score once later, as
+    a sync does at the end of a run.
 
     `existing` decides what happens to a record the store already has (linked from `source` or
     matched by correlation, including a record stated earlier in the batch): merged ("update"),
@@ -277,9 +278,8 @@ def _create(
     ident = new_id()
     taken[key] = ident
     row = db.new_identity_row(plan.tenant, ident, ext, user_name, data, plan.source, plan.now)
-    if plan.rescore is None:
-        _score(row, [], plan.now)
-    else:
+    _score(row, [], plan.now)  # in no group yet; a caller's rescore adds what groups change
+    if plan.rescore is not None:
         plan.rescore[ident] = "identity"
     plan.creates[ident] = row
     plan.creates_last = ident

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
@@ -228,26 +228,34 @@ class Runner:
             async for batch in reader:
                 yield batch, [transform(record) for record in batch.records]
 
-        # The next batch is read and transformed while this one is written.
-        async for batch, results in read_ahead(transformed()):
-            self.tally.rows[stream.name] = (
-                self.tally.rows.get(stream.name, 0) + len(batch.records) + len(batch.errors)
-            )
-            for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
-                self._reject(stream, f"row {error.row}", error.reason, [error])
-            mapped, numbers = self._map(stream, batch.records, results, batch.rows)
-            async with self._unit() as session:
-                linked = await self._write(session, stream, mapped, numbers)
-                self.run.progress[stream.name] = {"state": batch.state, "done": False}
-                await self._checkpoint(session, stream, batch.state, mode)
-            # Learnt once committed: a batch rolled back must not leave links behind.
-            if stream.kind == "identity":
-                self._links.identities.update(linked)
-            elif stream.kind == "group":
-                self._links.groups.update(linked)
+        # The next batch is read and transformed while this one is written. Closed on the way
+        # out, so a failed write stops the fetch and releases the source at once.
+        async with aclosing(read_ahead(transformed())) as batches:
+            async for batch, results in batches:
+                await self._batch(stream, mode, batch, results)
         self.run.progress[stream.name] = {"state": None, "done": True}
         async with self._unit() as session:
             await self._checkpoint(session, stream, None, mode)
+
+    async def _batch(
+        self, stream: StreamPlan, mode: SyncMode, batch: Batch, results: list[Any]
+    ) -> None:
+        """Account, write and checkpoint one batch in one transaction."""
+        self.tally.rows[stream.name] = (
+            self.tally.rows.get(stream.name, 0) + len(batch.records) + len(batch.errors)
+        )
+        for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
+            self._reject(stream, f"row {error.row}", error.reason, [error])
+        mapped, numbers = self._map(stream, batch.records, results, batch.rows)
+        async with self._unit() as session:
+            linked = await self._write(session, stream, mapped, numbers)
+            self.run.progress[stream.name] = {"state": batch.state, "done": False}
+            await self._checkpoint(session, stream, batch.state, mode)
+        # Learnt once committed: a batch rolled back must not leave links behind.
+        if stream.kind == "identity":
+            self._links.identities.update(linked)
+        elif stream.kind == "group":
+            self._links.groups.update(linked)
 
     def _map(
         self,
