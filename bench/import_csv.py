@@ -49,7 +49,7 @@ MAPPING: dict[str, Any] = {
     "external_id": "employee_number",
     "fields": {
         "user_name": {
-            "template": "{given_name}.{family_name}@example.com",
+            "template": "{given_name}.{family_name}.{employee_number}@example.com",
             "steps": ["lower", "email"],
         },
         "given_name": {"from": "given_name", "steps": ["trim"], "validate": ["required"]},
@@ -119,7 +119,7 @@ async def import_into(url: str, data: bytes) -> float:
         seconds = time.perf_counter() - started
     finally:
         await db.dispose()
-    # Generated names repeat, so correlation links some rows to people created earlier.
+    # Each row is a distinct person (the userName carries the employee number), all created.
     counts = out.counts.get("identity", {})
     stored = counts.get("created", 0) + counts.get("linked", 0) + counts.get("updated", 0)
     if out.status != "succeeded" or stored != ROWS:

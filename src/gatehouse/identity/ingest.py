@@ -22,6 +22,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.identity import rows as db
 from gatehouse.identity.merge import Policy, merge
 from gatehouse.identity.models import status_for
+from gatehouse.identity.rescore import SCORED_BARE
 from gatehouse.identity.risk import score_row
 from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
 from gatehouse.kit.ids import new_id
@@ -158,9 +159,9 @@ async def ingest_identities(
 ) -> IngestReport:
     """Apply a batch of one source's records to the store.
 
-    With `rescore`, changed identities are not scored here, and created ones only as members
-    of no group; both are added to it (id → "identity") for the caller to score once later, as
-    a sync does at the end of a run.
+    With `rescore`, changed identities are not scored here but added to it (id → "identity")
+    for the caller to score once later, as a sync does at the end of a run; created ones are
+    scored as members of no group and added as SCORED_BARE (rescored if they join a group).
 
     `existing` decides what happens to a record the store already has (linked from `source` or
     matched by correlation, including a record stated earlier in the batch): merged ("update"),
@@ -280,7 +281,7 @@ def _create(
     row = db.new_identity_row(plan.tenant, ident, ext, user_name, data, plan.source, plan.now)
     _score(row, [], plan.now)  # in no group yet; a caller's rescore adds what groups change
     if plan.rescore is not None:
-        plan.rescore[ident] = "identity"
+        plan.rescore[ident] = SCORED_BARE
     plan.creates[ident] = row
     plan.creates_last = ident
     plan.links.append(_link(plan, ext, ident))

@@ -15,10 +15,14 @@ from gatehouse.identity.risk import score_row
 
 log = structlog.get_logger("gatehouse.identity")
 RESCORE_LIMIT = 200_000  # identities one change may rescore; beyond, a warning and no rescore
+# Marks an identity created and scored as a member of no group: rescored only when a membership
+# change of the same batch or run names it (which marks it "identity").
+SCORED_BARE = "scored_bare"
 
 
 async def affected(session: AsyncSession, tenant_id: str, members: Mapping[str, str]) -> set[str]:
-    """The identities whose groups moved: identity members, and everyone under group members."""
+    """The identities whose groups moved: identity members, and everyone under group members
+    (identities marked SCORED_BARE are not: nothing moved since they were scored)."""
     people = {m for m, kind in members.items() if kind == "identity"}
     for group_id in (m for m, kind in members.items() if kind == "group"):
         found = await member_rows(session, tenant_id, group_id, transitive=True)
