@@ -1,6 +1,6 @@
 """distribution: the materialised data document, its revisions and configuration, signing keys
 
-Revision ID: 0010_distribution
+Revision ID: 0010
 Revises: 0008
 Create Date: 2026-11-23 09:00:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0010_distribution"
+revision: str = "0010"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
