@@ -64,7 +64,7 @@ class Snapshot:
         if self.revision >= 0:
             stmt = stmt.where(Fragment.revision > self.revision)
         rows = await session.execute(stmt.execution_options(**scoped))
-        for section, key, body, revision, removed in rows.tuples():
+        for section, key, body, revision, removed in rows:
             self.entries[(section, key)] = Cached(body.encode(), revision, removed)
         self.revision, self.content_hash = state.revision, state.content_hash
         self.delta_floor = state.delta_floor

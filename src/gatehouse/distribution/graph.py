@@ -65,13 +65,13 @@ async def load_graph(session: AsyncSession, tenant: str) -> GroupGraph:
         .where(Group.tenant_id == tenant, Group.deleted_at.is_(None))
         .execution_options(**scoped)
     )
-    graph.names = dict(rows.tuples().all())
+    graph.names = dict(rows.all())
     nested = await session.execute(
         select(Membership.group_id, Membership.member_id)
         .where(Membership.tenant_id == tenant, Membership.member_type == "group")
         .execution_options(**scoped)
     )
-    for parent, child in nested.tuples():
+    for parent, child in nested:
         graph.parents[child].add(parent)
         graph.children[parent].add(child)
     return graph

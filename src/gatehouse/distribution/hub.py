@@ -217,13 +217,13 @@ class Distribution:
                 .group_by(Event.tenant_id)
                 .execution_options(**scoped)
             )
-            active = dict(newest.tuples().all())
+            active = dict(newest.all())
             states = await session.execute(
                 select(DocumentState.tenant_id, DocumentState.revision, DocumentState.content_hash)
                 .where(DocumentState.tenant_id.in_(list(self.tenants)))
                 .execution_options(**scoped)
             )
-            stored = {t: Current(r, h) for t, r, h in states.tuples()}
+            stored = {t: Current(r, h) for t, r, h in states}
         if active:
             self.watermark = max(self.watermark, *active.values())
         for tenant, held in list(self.tenants.items()):

@@ -153,7 +153,7 @@ async def _stored(session: AsyncSession, tenant: str, scope: Scope, paths: Seque
     found: dict[Path, Stored] = {}
 
     def keep(rows: Any) -> None:
-        for section, key, rid, dig, removed in rows.tuples():
+        for section, key, rid, dig, removed in rows:
             found[(section, key)] = Stored(rid, dig, removed)
 
     if scope.everything:

@@ -40,7 +40,7 @@ async def shaper_of(
         Connection.tenant_id == tenant, Connection.deleted_at.is_(None)
     )
     rows = await session.execute(stmt.execution_options(**{TENANT: tenant}))
-    connections = [{"discovered": d, "mapping": m} for d, m in rows.tuples()]
+    connections = [{"discovered": d, "mapping": m} for d, m in rows]
     return Shaper(settings, connection_levels(connections))
 
 

@@ -34,7 +34,7 @@ async def _entries(
             .where(Fragment.tenant_id == tenant, Fragment.record_id.in_(part), ~Fragment.removed)
             .execution_options(**{TENANT: tenant})
         )
-        found.extend((s, k, r, orjson.loads(b)) for s, k, r, b in rows.tuples())
+        found.extend((s, k, r, orjson.loads(b)) for s, k, r, b in rows)
     return found
 
 
@@ -77,7 +77,7 @@ async def contribution(
             .where(Identity.tenant_id == tenant, Identity.id.in_(part))
             .execution_options(**{TENANT: tenant})
         )
-        for ident, provenance in rows.tuples():
+        for ident, provenance in rows:
             owned[ident] = {
                 USER_COLUMNS.get(name, name)
                 for name, source in (provenance or {}).items()
