@@ -214,6 +214,7 @@ def load(
     expect: int = 200,
     cycle: int = 0,
     values: Path | None = None,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run bench/_load.py against the server in its own process and return its summary."""
     args = [
@@ -241,6 +242,7 @@ def load(
         str(cycle),
         "--values",
         str(values or ""),
+        *(arg for header in headers for arg in ("--header", header)),
     ]
     env = {**os.environ, "BENCH_TOKEN": token}
     limit = 2 * time_cap + 30

@@ -30,7 +30,13 @@ class LoadError(Exception):
 
 
 def build_request(
-    host: str, port: int, path: str, token: str, method: str = "GET", body: bytes = b""
+    host: str,
+    port: int,
+    path: str,
+    token: str,
+    method: str = "GET",
+    body: bytes = b"",
+    extra: tuple[str, ...] = (),
 ) -> bytes:
     """The raw bytes of one request."""
     lines = [
@@ -42,6 +48,7 @@ def build_request(
     ]
     if token:
         lines.append(f"Authorization: Bearer {token}")
+    lines.extend(extra)
     if body:
         lines.append("Content-Type: application/json")
         lines.append(f"Content-Length: {len(body)}")
@@ -64,7 +71,7 @@ class Requests:
         value = self.values[n % len(self.values)]
         path = a.path.replace("{n}", str(n)).replace("{v}", value)
         body = a.body.replace("{n}", str(n)).replace("{v}", value).encode()
-        return build_request(a.host, a.port, path, self.token, a.method, body)
+        return build_request(a.host, a.port, path, self.token, a.method, body, tuple(a.header))
 
     def next(self) -> bytes:
         """The next request to send."""
@@ -87,6 +94,8 @@ def content_length(head: bytes) -> int:
             name == b"connection" and value.strip().lower() == b"close"
         ):
             raise LoadError(f"unsupported response framing: {line.decode('latin-1')}")
+    if length < 0 and head.split(b" ", 2)[1:2] in ([b"304"], [b"204"]):
+        return 0  # no body by definition
     if length < 0:
         raise LoadError("response without Content-Length")
     return length
@@ -224,6 +233,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--expect", type=int, default=200, help="The status every response must have.")
     p.add_argument("--cycle", type=int, default=0, help="Counter modulo this (0: unbounded).")
     p.add_argument("--values", default="", help="File of values; {v} takes them in turn.")
+    p.add_argument("--header", action="append", default=[], help="`Name: value`, repeatable.")
     return p.parse_args(argv)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from gatehouse.config import ConfigError, Settings
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.distribution import api as distribution_api
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
@@ -93,9 +95,14 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
         log.info("gatehouse started", database=svc.db.engine.url.get_backend_name())
         worker = start_worker(svc) if settings.worker_in_process else None
+        stop_distribution = asyncio.Event()
+        distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
         try:
             yield
         finally:
+            stop_distribution.set()
+            svc.distribution.wake.set()
+            await distribution
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
@@ -124,6 +131,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         connections_api,
         sync_api,
         imports_api,
+        distribution_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))

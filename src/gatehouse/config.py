@@ -94,6 +94,24 @@ class Settings(BaseSettings):
         le=256 * 1024 * 1024,
         description="Largest file POST /pip/import and `gatehouse import` accept (≤ 256 MiB).",
     )
+    distribution_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often data documents look for changes made elsewhere."
+    )
+    distribution_max_wait_seconds: int = Field(
+        300, ge=0, le=3600, description="Longest bundle long poll (`Prefer: wait=N`) honoured."
+    )
+    distribution_delta_window: int = Field(
+        500, ge=1, le=1_000_000, description="Revisions a delta bundle may span (older: full)."
+    )
+    distribution_delta_max_ops: int = Field(
+        10_000, ge=1, description="Most operations in a delta bundle (more: a full bundle)."
+    )
+    distribution_max_document_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, description="Largest data document a bundle may carry."
+    )
+    distribution_gzip_level: int = Field(
+        1, ge=1, le=9, description="gzip level of bundles (1: fastest; data compresses well)."
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

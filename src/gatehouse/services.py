@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -18,6 +18,7 @@ from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
+from gatehouse.distribution.hub import Distribution
 from gatehouse.kit.problems import Problem
 from gatehouse.observability.metrics import Metrics
 from gatehouse.ratelimit.limiter import RateLimiter
@@ -42,8 +43,11 @@ class Services:
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
+    distribution: Distribution = field(init=False)
     # Set to wake the in-process sync worker (a run was just queued).
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called with the tenant after each committed write (data documents catch up at once).
+    on_write: list[Callable[[str], None]] = field(default_factory=list)
 
     @property
     def keys(self) -> KeyRing:
@@ -51,6 +55,10 @@ class Services:
         if self.keyring is None:
             raise RuntimeError("key ring not loaded; the app has not started")
         return self.keyring
+
+    def __post_init__(self) -> None:
+        self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
+        self.on_write.append(self.distribution.written)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""
@@ -98,6 +106,8 @@ class Services:
         except Problem as exc:
             await self._audit_failure(actor, action, target_type, target, exc.status, exc.detail)
             raise
+        for notify in self.on_write:
+            notify(actor.tenant_id)
 
     async def audit_problem(
         self,

@@ -28,6 +28,7 @@ CATALOG: tuple[Scope, ...] = (
     Scope("connections:read", "Read connections, schemas and sync runs."),
     Scope("connections:write", "Create, change, test and sync connections."),
     Scope("bundles:read", "Download policy bundles and data documents."),
+    Scope("bundles:write", "Configure data documents and manage bundle signing keys."),
     Scope("decisions:evaluate", "Ask for authorization decisions."),
     Scope("policies:read", "Read policies."),
     Scope("policies:write", "Change policies."),

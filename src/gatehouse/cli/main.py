@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gatehouse.cli.admin import tenant_app, token_app
+from gatehouse.cli.bundle import bundle_app
 from gatehouse.cli.connect import connect_app
 from gatehouse.cli.demo import demo_app
 from gatehouse.cli.imports import import_file
@@ -27,5 +28,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
 app.add_typer(connect_app, name="connect")
 app.add_typer(sync_app, name="sync")
+app.add_typer(bundle_app, name="bundle")
 app.command()(worker)
 app.command("import")(import_file)

@@ -4,6 +4,13 @@ from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
+from gatehouse.distribution.models import (
+    DocumentConfig,
+    DocumentState,
+    Fragment,
+    Revision,
+    SigningKey,
+)
 from gatehouse.events.models import Event
 from gatehouse.identity.models import (
     Conflict,
@@ -26,8 +33,11 @@ __all__ = [
     "Base",
     "Conflict",
     "Connection",
+    "DocumentConfig",
+    "DocumentState",
     "EncryptionKey",
     "Event",
+    "Fragment",
     "Group",
     "GroupLink",
     "Identity",
@@ -35,7 +45,9 @@ __all__ = [
     "Membership",
     "RecordVersion",
     "Resource",
+    "Revision",
     "Secret",
+    "SigningKey",
     "StreamCursor",
     "SyncRun",
     "SyncSchedule",

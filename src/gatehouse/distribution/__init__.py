@@ -1,0 +1,1 @@
+"""Policy data distribution: the per-tenant data document and OPA bundles."""
