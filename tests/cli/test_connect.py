@@ -61,3 +61,29 @@ def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> 
         env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "z", "-c", "nope", code=2
     )
     assert "key=value" in wrong
+
+
+def test_connect_pause_and_resume(env: dict[str, str], tmp_path: Path) -> None:
+    """A paused connection refuses `sync run` until it is resumed; each change is audited."""
+    sources = tmp_path / "var" / "sources"
+    sources.mkdir(parents=True)
+    db = sources / "hr.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE employees (id INTEGER PRIMARY KEY, email TEXT)")
+    gh(env, "db", "upgrade")
+    gh(env, "tenant", "create", "acme")
+    gh(env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}")
+    paused = gh(env, "connect", "pause", "hr", "--tenant", "acme")
+    assert "paused connection hr (sqlite)" in paused
+    assert "gatehouse connect resume hr --tenant acme" in paused
+    listed = json.loads(gh(env, "connect", "list", "--tenant", "acme", "--json"))
+    assert [(c["name"], c["status"]) for c in listed] == [("hr", "paused")]
+    refused = gh(env, "sync", "run", "hr", "--tenant", "acme", code=2)
+    assert "is paused" in refused and "resume" in refused
+    assert "resumed connection hr" in gh(env, "connect", "resume", "hr", "--tenant", "acme")
+    listed = json.loads(gh(env, "connect", "list", "--tenant", "acme", "--json"))
+    assert [c["status"] for c in listed] == ["active"]
+    missing = gh(env, "connect", "pause", "nope", "--tenant", "acme", code=2)
+    assert "No connection" in missing
+    exported = gh(env, "audit", "export", "--tenant", "acme")
+    assert exported.count('"connection.update"') == 2

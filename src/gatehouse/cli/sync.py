@@ -13,6 +13,7 @@ from rich.table import Table
 from gatehouse.cli.common import console, fail, run, settings
 from gatehouse.cli.connect import Ref, Tenant, connections, resolve
 from gatehouse.connections.operations import Connections
+from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.tenancy import TENANT
 from gatehouse.sync import runs
@@ -71,6 +72,7 @@ def sync_run(
         async with connections() as ops:
             connection_id = await resolve(ops, tenant, ref)
             async with ops.db.transaction() as session:
+                ensure_runnable(await get_connection(session, tenant, connection_id))
                 queued = await runs.enqueue(
                     session,
                     tenant,

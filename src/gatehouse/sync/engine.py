@@ -36,6 +36,7 @@ from gatehouse.identity.ingest_groups import (
     ingest_memberships,
 )
 from gatehouse.identity.ingest_resources import ingest_resources
+from gatehouse.identity.managers import resolve_managers
 from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.rows import linked_identities
 from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
@@ -177,6 +178,7 @@ class Runner:
             if self._whole is None:  # committed batches stay: score what they wrote
                 await self._rescore_moved()
             raise
+        await self._managers()
         await self._rescore_moved()
         if self.run.mode is SyncMode.full_refresh and self.job.remove_unseen:
             await self._deletions()
@@ -346,7 +348,9 @@ class Runner:
             )
         else:
             records = [SourceRecord(r.external_id, r.data) for r in rows]
-            report = await ingest_resources(session, actor, source, records, existing=existing)
+            report = await ingest_resources(
+                session, actor, source, records, run_id=run_id, existing=existing
+            )
         counts = report.counts()
         counts.pop("errors")
         self.tally.add(stream.kind, **counts)
@@ -382,6 +386,28 @@ class Runner:
                 cursor.state = state
         await renew(session, self.run, self.tally, self.settings.lease_seconds)
 
+    async def _managers(self) -> None:
+        """Resolve the source's manager references now that all its people are written; one
+        that names no person of the source is sampled as an error, never fatal."""
+        people = [s.name for s in self.job.streams if s.kind == "identity"]
+        if not people:
+            return
+        async with self._unit() as session:
+            policy = await policy_for(session, self.job.tenant_id)
+            report = await resolve_managers(
+                session, self.actor, self.job.source, policy, rescore=self._rescore
+            )
+            self.tally.add(
+                "identity",
+                managers_set=report.changed,
+                managers_unresolved=len(report.unresolved),
+                conflicts=report.conflicts,
+            )
+            for ext, ref in report.unresolved:
+                self.tally.sample(people[0], ext, f"manager {ref!r} is no person of this source")
+            if self._whole is None:
+                await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
     async def _rescore_moved(self) -> None:
         """Risk scores of the identities this run wrote and of everyone whose groups moved.
 
@@ -410,8 +436,11 @@ class Runner:
                 )
             except SafetyThresholdExceeded as exc:
                 raise RunRefused(str(exc)) from exc
-            for kind in ("identity", "group"):
-                self.tally.add(kind, unlinked=removal.unlinked[kind], deleted=removal.deleted[kind])
+            for kind in ("identity", "group", "resource"):
+                if kind != "resource" or removal.unlinked[kind]:  # resources: only when any
+                    self.tally.add(
+                        kind, unlinked=removal.unlinked[kind], deleted=removal.deleted[kind]
+                    )
             self.tally.add("membership", removed=removal.memberships)
             if self._whole is None:
                 await renew(session, self.run, self.tally, self.settings.lease_seconds)

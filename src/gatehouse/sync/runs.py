@@ -173,6 +173,26 @@ async def finish(
         return getattr(result, "rowcount", 0) == 1
 
 
+async def cancel_queued(
+    session: AsyncSession, tenant_id: str, connection_id: str, reason: str
+) -> list[str]:
+    """Cancel a connection's queued runs (not one already running); their ids."""
+    scoped = {TENANT: tenant_id}
+    mine = (SyncRun.tenant_id == tenant_id, SyncRun.connection_id == connection_id)
+    found = await session.execute(
+        select(SyncRun.id).where(*mine, SyncRun.status == "queued").execution_options(**scoped)
+    )
+    ids = list(found.scalars())
+    if ids:
+        await session.execute(
+            update(SyncRun)
+            .where(*mine, SyncRun.id.in_(ids), SyncRun.status == "queued")
+            .values(status="cancelled", finished_at=datetime.now(UTC), error=reason[:2000])
+            .execution_options(**scoped)
+        )
+    return ids
+
+
 async def runs_of(
     session: AsyncSession, tenant_id: str, connection_id: str, cursor: str | None, limit: int
 ) -> Sequence[SyncRun]:

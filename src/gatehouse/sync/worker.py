@@ -35,6 +35,10 @@ class JobUnavailable(Exception):
     """The run's connection cannot be used (deleted, misconfigured, secrets unreadable)."""
 
 
+class JobCancelled(Exception):
+    """The run must not go on (its connection was paused); it ends cancelled, not failed."""
+
+
 class Worker:
     """Claims and executes sync runs."""
 
@@ -79,6 +83,10 @@ class Worker:
             await runner.execute()
         except LeaseLost:
             bound.warning("sync_lease_lost")
+            return
+        except JobCancelled as exc:
+            await runs.finish(self.db, spec, "cancelled", tally, str(exc))
+            bound.info("sync_cancelled", reason=str(exc))
             return
         except RunRefused as exc:
             await runs.finish(self.db, spec, "refused", tally, str(exc))
