@@ -12,8 +12,8 @@ pytestmark = pytest.mark.xdist_group("cli")
 __all__ = ["env"]
 
 
-def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> None:
-    """A source under the home's sources directory is added, checked and discovered."""
+def hr_source(env: dict[str, str], tmp_path: Path) -> Path:
+    """A SQLite source under the home's sources directory, a migrated store, tenant acme."""
     sources = tmp_path / "var" / "sources"
     sources.mkdir(parents=True)
     db = sources / "hr.db"
@@ -22,6 +22,12 @@ def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> 
         conn.execute("INSERT INTO employees VALUES (1, 'a@example.com', 10.5)")
     gh(env, "db", "upgrade")
     gh(env, "tenant", "create", "acme")
+    return db
+
+
+def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> None:
+    """A source under the home's sources directory is added, checked and discovered."""
+    db = hr_source(env, tmp_path)
     out = gh(
         env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}"
     )
@@ -65,13 +71,7 @@ def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> 
 
 def test_connect_pause_and_resume(env: dict[str, str], tmp_path: Path) -> None:
     """A paused connection refuses `sync run` until it is resumed; each change is audited."""
-    sources = tmp_path / "var" / "sources"
-    sources.mkdir(parents=True)
-    db = sources / "hr.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE employees (id INTEGER PRIMARY KEY, email TEXT)")
-    gh(env, "db", "upgrade")
-    gh(env, "tenant", "create", "acme")
+    db = hr_source(env, tmp_path)
     gh(env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}")
     paused = gh(env, "connect", "pause", "hr", "--tenant", "acme")
     assert "paused connection hr (sqlite)" in paused

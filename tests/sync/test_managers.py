@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from sqlalchemy import select
 
-from gatehouse.config import Settings
 from gatehouse.connectors.protocol import SyncMode
-from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.events.models import Event
 from gatehouse.identity.models import Conflict, Identity, IdentityLink
-from gatehouse.sync import runs
-from gatehouse.sync.engine import Settings as RunSettings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan, Transformed
 from gatehouse.sync.tasks import make_worker
-from gatehouse.sync.worker import Worker
 from gatehouse.tenants.models import Tenant
-from tests.conftest import BOTH, Harness, started
+from tests.conftest import BOTH, Harness
 from tests.connectors.conftest import pg_source_db
-from tests.sync.source import MemorySource, Rows
+from tests.sync.source import MemorySource, Rows, run_job
+from tests.sync.test_api import app
 
-__all__ = ["pg_source_db"]
+__all__ = ["app", "pg_source_db"]
 pytestmark = BOTH
-FAST = RunSettings(lease_seconds=30, retries=0, backoff_seconds=0.01)
 ABSENT = object()
 
 
@@ -65,19 +57,7 @@ async def _sync(
         config={},
         streams=[StreamPlan("people", "identity", staff, incremental=True)],
     )
-    async with h.svc.db.transaction() as s:
-        run = await runs.enqueue(
-            s, "acme", f"conn-{source}", mode=mode, trigger="api", dry_run=dry_run
-        )
-
-    async def jobs(_db: Database, _run: SyncRun) -> Job:
-        return job
-
-    assert await Worker(h.svc.db, jobs, FAST).run_once() == run.id
-    async with h.svc.db.transaction(write=False) as s:
-        done = await s.get(SyncRun, run.id, execution_options={TENANT: "acme"})
-        assert done is not None
-        return done
+    return await run_job(h, job, mode, dry_run=dry_run)
 
 
 async def _managers(h: Harness) -> dict[str, str | None]:
@@ -181,9 +161,8 @@ async def test_a_dry_run_reports_and_writes_nothing(harness: Harness) -> None:
     assert await _managers(harness) == {}
 
 
-@pytest.fixture
-async def app(settings: Settings, pg_source_db: str) -> AsyncIterator[Harness]:
-    """An app that may reach loopback, with an employee table whose rows name managers."""
+async def test_a_manager_id_column_of_a_postgresql_source(app: Harness, pg_source_db: str) -> None:
+    """The mapping targets `manager` with the source's column; the API shows the result."""
     conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=pg_source_db)
     await conn.execute(
         "DROP TABLE IF EXISTS employees; CREATE TABLE employees (id int PRIMARY KEY,"
@@ -192,13 +171,6 @@ async def app(settings: Settings, pg_source_db: str) -> AsyncIterator[Harness]:
         " (4, 'lost', 99)"
     )
     await conn.close()
-    allowed = settings.model_copy(update={"outbound_allow": [ipaddress.ip_network("127.0.0.0/8")]})
-    async with started(allowed) as h:
-        yield h
-
-
-async def test_a_manager_id_column_of_a_postgresql_source(app: Harness, pg_source_db: str) -> None:
-    """The mapping targets `manager` with the source's column; the API shows the result."""
     await app.tenant("acme")
     auth = app.auth(await app.token("acme", "connections:write", "identities:read"))
     config = {

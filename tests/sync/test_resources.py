@@ -8,22 +8,17 @@ from sqlalchemy import select
 
 from gatehouse.audit.context import Actor
 from gatehouse.connectors.protocol import SyncMode
-from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.events.models import Event
 from gatehouse.identity.ingest import SourceRecord
 from gatehouse.identity.ingest_resources import ingest_resources
 from gatehouse.identity.models import RecordVersion, Resource
-from gatehouse.sync import runs
-from gatehouse.sync.engine import Settings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan, Transformed
-from gatehouse.sync.worker import Worker
 from tests.conftest import BOTH, Harness
-from tests.sync.source import MemorySource, Rows
+from tests.sync.source import MemorySource, Rows, run_job
 
 pytestmark = BOTH
-FAST = Settings(lease_seconds=30, retries=0, backoff_seconds=0.01)
 
 
 def repository(record: dict[str, Any]) -> Transformed:
@@ -51,17 +46,7 @@ async def _sync(
         config={},
         streams=[StreamPlan("repos", "resource", repository)],
     )
-    async with h.svc.db.transaction() as s:
-        run = await runs.enqueue(s, "acme", "conn-1", mode=mode, trigger="api", **kw)
-
-    async def jobs(_db: Database, _run: SyncRun) -> Job:
-        return job
-
-    assert await Worker(h.svc.db, jobs, FAST).run_once() == run.id
-    async with h.svc.db.transaction(write=False) as s:
-        done = await s.get(SyncRun, run.id, execution_options={TENANT: "acme"})
-        assert done is not None
-        return done
+    return await run_job(h, job, mode, **kw)
 
 
 async def _listed(h: Harness, auth: dict[str, str], **params: Any) -> dict[str, str | None]:
