@@ -17,9 +17,10 @@ from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.tenancy import TENANT
 from gatehouse.sync import runs
-from gatehouse.sync.engine import Runner, Tally
+from gatehouse.sync.engine import Runner
 from gatehouse.sync.jobs import job_factory
 from gatehouse.sync.models import SyncRun
+from gatehouse.sync.tally import Tally
 from gatehouse.sync.tasks import run_settings
 from gatehouse.sync.worker import Worker
 

@@ -13,8 +13,9 @@ from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
-from gatehouse.sync.engine import RunSpec, Tally
+from gatehouse.sync.engine import RunSpec
 from gatehouse.sync.models import ACTIVE, SyncRun
+from gatehouse.sync.tally import Tally
 
 MAX_ATTEMPTS = 3  # a run whose worker died this often is failed, not retried again
 

@@ -22,9 +22,10 @@ from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.ids import new_id
 from gatehouse.sync import runs, scheduler
-from gatehouse.sync.engine import LeaseLost, RunFailed, Runner, RunRefused, RunSpec, Settings, Tally
+from gatehouse.sync.engine import LeaseLost, RunFailed, Runner, RunRefused, RunSpec, Settings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job
+from gatehouse.sync.tally import Tally
 
 log = structlog.get_logger("gatehouse.worker")
 JobFactory = Callable[[Database, SyncRun], Awaitable[Job]]
