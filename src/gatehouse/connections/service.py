@@ -27,10 +27,16 @@ from gatehouse.secrets.service import hold_active_key, open_value
 from gatehouse.sync import runs, scheduler
 from gatehouse.sync.models import SyncSchedule
 
-PAUSED = (
-    "the connection is paused; resume it with PUT /pip/connections/{id} and "
-    '{{"status": "active"}} (or `gatehouse connect resume {id}`), then trigger a sync again'
+RESUME = (
+    'resume it with PUT /pip/connections/{id} and {{"status": "active"}} '
+    "(or `gatehouse connect resume {id}`)"
 )
+
+
+def cancelled_by_pause(connection_id: str) -> str:
+    """Why a run of a paused connection was cancelled, and how to go on."""
+    hint = RESUME.format(id=connection_id)
+    return f"cancelled: the connection was paused; {hint}, then trigger a new run"
 
 
 class ConnectionRepository(TenantRepository[Connection]):
@@ -182,7 +188,7 @@ async def _apply_status(
     if status == "active":
         await scheduler.skip_past_slots(session, row.tenant_id, row.id)
         return []
-    reason = f"cancelled: {PAUSED.format(id=row.id)}"
+    reason = cancelled_by_pause(row.id)
     cancelled = await runs.cancel_queued(session, row.tenant_id, row.id, reason)
     if cancelled:
         await audit.record(
@@ -217,7 +223,8 @@ def ensure_runnable(row: Connection) -> None:
     if row.status == "paused":
         raise Problem(
             409,
-            f"Connection {row.name!r} is paused: {PAUSED.format(id=row.id)}.",
+            f"Connection {row.name!r} is paused; {RESUME.format(id=row.id)}, then trigger a sync "
+            "again.",
             connection_status="paused",
         )
 

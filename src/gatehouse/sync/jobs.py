@@ -32,7 +32,7 @@ def job_factory(ops: Connections) -> JobFactory:
             except Problem:
                 raise JobUnavailable("the connection no longer exists") from None
             if row.status == "paused":  # paused after this run was queued or claimed
-                raise JobCancelled(f"cancelled: {service.PAUSED.format(id=row.id)}")
+                raise JobCancelled(service.cancelled_by_pause(row.id))
             config = await service.open_credentials(
                 session, ops.ring, actor, row, f"sync run {run.id}"
             )
