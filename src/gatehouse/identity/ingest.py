@@ -22,7 +22,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.db.bulk import update_many
 from gatehouse.identity import rows as db
 from gatehouse.identity.conflict_rows import conflict_row, insert_conflicts
-from gatehouse.identity.managers import manager_refs
+from gatehouse.identity.managers import manager_refs, ref_row
 from gatehouse.identity.merge import Policy, merge
 from gatehouse.identity.models import status_for
 from gatehouse.identity.rescore import SCORED_BARE
@@ -248,14 +248,7 @@ async def ingest_identities(
             report.linked += 1
         report.ids[ext] = ident
         if ext in linked and ext in refs and held.get(ext) != refs[ext]:
-            plan.ref_updates.append(
-                {
-                    "tenant_id": tenant,
-                    "source": source,
-                    "external_id": ext,
-                    "manager_ref": refs[ext],
-                }
-            )
+            plan.ref_updates.append(ref_row(tenant, source, ext, refs[ext]))
         outcome = _update(plan, ident, ext, data, current, policy, taken)
         if outcome == "error":
             report.errors.append(
