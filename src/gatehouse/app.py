@@ -17,6 +17,7 @@ from gatehouse.auth import api as tokens_api
 from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import ConfigError, Settings
+from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         tokens_api,
         scim_api,
         identity_api,
+        conflicts_api,
         tenants_api,
         audit_api,
         secrets_api,

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.xdist_group("cli")
 __all__ = ["env"]
 
 
-def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> None:
-    """A source under the home's sources directory is added, checked and discovered."""
+def hr_source(env: dict[str, str], tmp_path: Path) -> Path:
+    """A SQLite source under the home's sources directory, a migrated store, tenant acme."""
     sources = tmp_path / "var" / "sources"
     sources.mkdir(parents=True)
     db = sources / "hr.db"
@@ -22,6 +22,12 @@ def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> 
         conn.execute("INSERT INTO employees VALUES (1, 'a@example.com', 10.5)")
     gh(env, "db", "upgrade")
     gh(env, "tenant", "create", "acme")
+    return db
+
+
+def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> None:
+    """A source under the home's sources directory is added, checked and discovered."""
+    db = hr_source(env, tmp_path)
     out = gh(
         env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}"
     )
@@ -61,3 +67,23 @@ def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> 
         env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "z", "-c", "nope", code=2
     )
     assert "key=value" in wrong
+
+
+def test_connect_pause_and_resume(env: dict[str, str], tmp_path: Path) -> None:
+    """A paused connection refuses `sync run` until it is resumed; each change is audited."""
+    db = hr_source(env, tmp_path)
+    gh(env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}")
+    paused = gh(env, "connect", "pause", "hr", "--tenant", "acme")
+    assert "paused connection hr (sqlite)" in paused
+    assert "gatehouse connect resume hr --tenant acme" in paused
+    listed = json.loads(gh(env, "connect", "list", "--tenant", "acme", "--json"))
+    assert [(c["name"], c["status"]) for c in listed] == [("hr", "paused")]
+    refused = gh(env, "sync", "run", "hr", "--tenant", "acme", code=2)
+    assert "is paused" in refused and "resume" in refused
+    assert "resumed connection hr" in gh(env, "connect", "resume", "hr", "--tenant", "acme")
+    listed = json.loads(gh(env, "connect", "list", "--tenant", "acme", "--json"))
+    assert [c["status"] for c in listed] == ["active"]
+    missing = gh(env, "connect", "pause", "nope", "--tenant", "acme", code=2)
+    assert "No connection" in missing
+    exported = gh(env, "audit", "export", "--tenant", "acme")
+    assert exported.count('"connection.update"') == 2

@@ -119,3 +119,21 @@ async def test_sensitivity_and_configuration(org: Org) -> None:
     assert audit.status_code == 200
     outcomes = sorted(e["outcome"] for e in audit.json()["items"])
     assert outcomes == ["failure", "success", "success"]  # the email-key refusal too
+
+
+async def test_a_deleted_resource_leaves_the_document(org: Org) -> None:
+    """Resources appear by type and key; one soft-deleted (a full sync no longer saw it) goes."""
+    from gatehouse.audit.context import Actor
+    from gatehouse.identity.ingest import SourceRecord
+    from gatehouse.identity.ingest_resources import delete_resources, ingest_resources
+
+    actor = Actor(org.tenant, "test")
+    records = [SourceRecord(key, {"type": "repo", "attributes": {"tier": 1}}) for key in "ab"]
+    async with org.h.svc.db.transaction() as s:
+        report = await ingest_resources(s, actor, "git", records)
+    org.h.svc.distribution.written(org.tenant)
+    assert set((await org.data())["gatehouse"]["resources"]["repo"]) == {"a", "b"}
+    async with org.h.svc.db.transaction() as s:
+        await delete_resources(s, actor, [report.ids["a"]], source="git")
+    org.h.svc.distribution.written(org.tenant)
+    assert set((await org.data())["gatehouse"]["resources"]["repo"]) == {"b"}

@@ -133,8 +133,8 @@ async def test_full_run_removes_only_what_it_created_and_no_longer_sees(harness:
             run_id="run2",
         )
         removal = await remove_unseen(s, ACME, "ldap", "run2", max_fraction=0.6)
-    assert removal.unlinked == {"identity": 2, "group": 1}
-    assert removal.deleted == {"identity": 1, "group": 1}  # user3 and Admins; user4 stays
+    assert removal.unlinked == {"identity": 2, "group": 1, "resource": 0}
+    assert removal.deleted == {"identity": 1, "group": 1, "resource": 0}  # user4 stays
     assert removal.memberships == 3  # u2 in Eng, u3 in Admins, Admins in All
     async with harness.svc.db.transaction(write=False) as s:
         stmt = select(Identity.user_name, Identity.status).where(Identity.tenant_id == "acme")

@@ -15,7 +15,16 @@ from gatehouse.connectors.protocol import (
     StreamInfo,
     SyncMode,
 )
+from gatehouse.db.engine import Database
+from gatehouse.db.tenancy import TENANT
+from gatehouse.sync import runs
+from gatehouse.sync.engine import Settings
+from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
+from gatehouse.sync.worker import Worker
+from tests.conftest import Harness
+
+FAST = Settings(lease_seconds=30, retries=0, backoff_seconds=0.01)
 
 
 @dataclass
@@ -129,3 +138,23 @@ def job(rows: Rows, tenant: str = "acme", on_error: str = "skip", **kw: Any) -> 
         streams=[plans[name] for name in rows.streams],
         **kw,
     )
+
+
+async def run_job(
+    h: Harness, the_job: Job, mode: SyncMode = SyncMode.full_refresh, **queued: Any
+) -> SyncRun:
+    """Queue a run of the job's connection, let one worker do it, return the finished run."""
+    tenant = the_job.tenant_id
+    async with h.svc.db.transaction() as s:
+        run = await runs.enqueue(
+            s, tenant, the_job.connection_id, mode=mode, trigger="api", **queued
+        )
+
+    async def jobs(_db: Database, _run: SyncRun) -> Job:
+        return the_job
+
+    assert await Worker(h.svc.db, jobs, FAST).run_once() == run.id
+    async with h.svc.db.transaction(write=False) as s:
+        done = await s.get(SyncRun, run.id, execution_options={TENANT: tenant})
+        assert done is not None
+        return done

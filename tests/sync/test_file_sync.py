@@ -10,21 +10,15 @@ from sqlalchemy import select
 
 from gatehouse.connectors.builtin.files import FileConnector
 from gatehouse.connectors.environment import Environment
-from gatehouse.connectors.protocol import SyncMode
-from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.models import Group, Identity, Membership
-from gatehouse.sync import runs
-from gatehouse.sync.engine import Settings
 from gatehouse.sync.mapping import stream_transform
-from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan
-from gatehouse.sync.worker import Worker
 from tests.conftest import BOTH, Harness
 from tests.connectors.files.test_formats import workbook
+from tests.sync.source import run_job
 
 pytestmark = BOTH
-FAST = Settings(lease_seconds=30, retries=0, backoff_seconds=0.01)
 PEOPLE: dict[str, Any] = {
     "kind": "identity",
     "external_id": "Employee ID",
@@ -38,21 +32,6 @@ PEOPLE: dict[str, Any] = {
 }
 GROUPS: dict[str, Any] = {"kind": "group", "external_id": "cn", "fields": {"display_name": "name"}}
 MEMBERS: dict[str, Any] = {"kind": "membership", "fields": {"group": "cn", "member": "employee"}}
-
-
-async def run_job(h: Harness, job: Job) -> SyncRun:
-    """Queue a full run of the job, let one worker do it, return the finished run."""
-    async with h.svc.db.transaction() as s:
-        run = await runs.enqueue(s, "acme", "conn-files", mode=SyncMode.full_refresh, trigger="api")
-
-    async def jobs(_db: Database, _run: SyncRun) -> Job:
-        return job
-
-    assert await Worker(h.svc.db, jobs, FAST).run_once() == run.id
-    async with h.svc.db.transaction(write=False) as s:
-        done = await s.get(SyncRun, run.id, execution_options={TENANT: "acme"})
-        assert done is not None
-        return done
 
 
 def file_job(root: Path, path: str, streams: list[StreamPlan], on_error: str = "skip") -> Job:

@@ -18,12 +18,14 @@ from gatehouse.connections import operations, service
 from gatehouse.connections.mapping import stream_doc
 from gatehouse.connections.models import Connection
 from gatehouse.connections.runner import Checked
-from gatehouse.connections.schemas import ConnectionCreate
+from gatehouse.connections.schemas import ConnectionCreate, Status
 from gatehouse.connections.spec import Spec, spec_of
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import load_keyring
 
-connect_app = typer.Typer(help="Add, list, test and discover connections.", no_args_is_help=True)
+connect_app = typer.Typer(
+    help="Add, list, test, discover, pause and resume connections.", no_args_is_help=True
+)
 Tenant = Annotated[str, typer.Option(help="The tenant the connection belongs to.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Ref = Annotated[str, typer.Argument(metavar="CONNECTION", help="Connection id or name.")]
@@ -222,3 +224,32 @@ def connect_discover(ref: Ref, tenant: Tenant, as_json: AsJson = False) -> None:
             kind = f"{f.type} ({f.format})" if f.format else f.type
             table.add_row(f.name, kind, "yes" if f.nullable else "no", f.sensitivity.value)
         console.print(table)
+
+
+def _set_status(ref: str, tenant: str, status: Status) -> tuple[Connection, list[str]]:
+    async def go() -> tuple[Connection, list[str]]:
+        async with connections() as ops:
+            connection_id = await resolve(ops, tenant, ref)
+            async with ops.db.transaction() as session:
+                return await service.change_status(
+                    session, cli_actor(tenant), connection_id, status
+                )
+
+    return run(go())
+
+
+@connect_app.command("pause")
+def connect_pause(ref: Ref, tenant: Tenant) -> None:
+    """Pause a connection: no scheduled or triggered syncs (queued runs are cancelled)."""
+    row, cancelled = _set_status(ref, tenant, "paused")
+    console.print(f"paused connection [bold]{row.name}[/] ({row.type}) id {row.id}")
+    if cancelled:
+        console.print(f"cancelled {len(cancelled)} queued run(s): {', '.join(cancelled)}")
+    console.print(f"resume it with: gatehouse connect resume {row.name} --tenant {tenant}")
+
+
+@connect_app.command("resume")
+def connect_resume(ref: Ref, tenant: Tenant) -> None:
+    """Resume a paused connection: it syncs again from its next scheduled slot."""
+    row, _ = _set_status(ref, tenant, "active")
+    console.print(f"resumed connection [bold]{row.name}[/] ({row.type}) id {row.id}")

@@ -13,12 +13,14 @@ from rich.table import Table
 from gatehouse.cli.common import console, fail, run, settings
 from gatehouse.cli.connect import Ref, Tenant, connections, resolve
 from gatehouse.connections.operations import Connections
+from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.tenancy import TENANT
 from gatehouse.sync import runs
-from gatehouse.sync.engine import Runner, Tally
+from gatehouse.sync.engine import Runner
 from gatehouse.sync.jobs import job_factory
 from gatehouse.sync.models import SyncRun
+from gatehouse.sync.tally import Tally
 from gatehouse.sync.tasks import run_settings
 from gatehouse.sync.worker import Worker
 
@@ -71,6 +73,7 @@ def sync_run(
         async with connections() as ops:
             connection_id = await resolve(ops, tenant, ref)
             async with ops.db.transaction() as session:
+                ensure_runnable(await get_connection(session, tenant, connection_id))
                 queued = await runs.enqueue(
                     session,
                     tenant,

@@ -174,7 +174,9 @@ def build_router(svc: Services) -> APIRouter:
         connection_id: str, body: ConnectionUpdate, request: Request, who: Writer
     ) -> ConnectionOut:
         """Change a connection. A secret field left out of `config` keeps its stored value,
-        unless the host (or another endpoint field) changes: then it must be sent again."""
+        unless the host (or another endpoint field) changes: then it must be sent again.
+        `status` paused stops its syncs (queued runs are cancelled, its schedule's slots pass
+        without a run, triggering answers 409) until it is set back to active."""
         async with svc.write(request, who, "connection.update", "connection", connection_id) as (
             session,
             actor,

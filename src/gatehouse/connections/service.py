@@ -15,7 +15,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.connections.mapping import Mapping, stream_doc
 from gatehouse.connections.models import Connection, context
 from gatehouse.connections.runner import Checked
-from gatehouse.connections.schemas import ConnectionCreate, ConnectionUpdate
+from gatehouse.connections.schemas import ConnectionCreate, ConnectionUpdate, Status
 from gatehouse.connections.spec import Spec, invalid, spec_of
 from gatehouse.connectors.protocol import StreamInfo
 from gatehouse.db.repository import TenantRepository
@@ -24,7 +24,19 @@ from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key, open_value
+from gatehouse.sync import runs, scheduler
 from gatehouse.sync.models import SyncSchedule
+
+RESUME = (
+    'resume it with PUT /pip/connections/{id} and {{"status": "active"}} '
+    "(or `gatehouse connect resume {id}`)"
+)
+
+
+def cancelled_by_pause(connection_id: str) -> str:
+    """Why a run of a paused connection was cancelled, and how to go on."""
+    hint = RESUME.format(id=connection_id)
+    return f"cancelled: the connection was paused; {hint}, then trigger a new run"
 
 
 class ConnectionRepository(TenantRepository[Connection]):
@@ -132,7 +144,7 @@ async def update_connection(
         await _unique_name(session, actor.tenant_id, data.name, row.id)
         row.name = data.name
     if data.status is not None:
-        row.status = data.status
+        await _apply_status(session, actor, row, data.status)
     if data.config is not None:
         public, given, cleared = spec.split(spec.defaults(data.config))
         kept = set(row.credentials) - cleared - set(given)
@@ -163,6 +175,58 @@ async def update_connection(
         session, actor, "connection.update", "connection", row.id, before=before, after=after
     )
     return row
+
+
+async def _apply_status(
+    session: AsyncSession, actor: Actor, row: Connection, status: Status
+) -> list[str]:
+    """Pause or resume: pausing cancels the queued runs (their ids), resuming skips the
+    schedule's slots that passed while paused, so the next slot runs normally."""
+    if status == row.status:
+        return []
+    row.status = status
+    if status == "active":
+        await scheduler.skip_past_slots(session, row.tenant_id, row.id)
+        return []
+    reason = cancelled_by_pause(row.id)
+    cancelled = await runs.cancel_queued(session, row.tenant_id, row.id, reason)
+    if cancelled:
+        await audit.record(
+            session, actor, "sync.cancel", "connection", row.id, after={"runs": cancelled}
+        )
+    return cancelled
+
+
+async def change_status(
+    session: AsyncSession, actor: Actor, connection_id: str, status: Status
+) -> tuple[Connection, list[str]]:
+    """Pause or resume a connection (audited like any change); the runs pausing cancelled."""
+    row = await get_connection(session, actor.tenant_id, connection_id)
+    spec = spec_of(row.type)
+    before = _summary(spec, row)
+    cancelled = await _apply_status(session, actor, row, status)
+    row.updated_at = datetime.now(UTC)
+    await audit.record(
+        session,
+        actor,
+        "connection.update",
+        "connection",
+        row.id,
+        before=before,
+        after=_summary(spec, row),
+    )
+    return row, cancelled
+
+
+def ensure_runnable(row: Connection) -> None:
+    """409 for a paused connection: it does not sync until resumed."""
+    if row.status == "paused":
+        raise Problem(
+            409,
+            f"Connection {row.name!r} is paused; {RESUME.format(id=row.id)}, then trigger a sync "
+            "again.",
+            connection_status="paused",
+        )
 
 
 async def _flush(session: AsyncSession, name: str) -> None:

@@ -130,7 +130,7 @@ async def build(
             _entry(entries, "groups", row["display_name"], row["id"], value)
     if "resources" in streams and scope.resources != ():
         stmt = select(Resource.id, Resource.type, Resource.key, Resource.attributes).where(
-            Resource.tenant_id == tenant
+            Resource.tenant_id == tenant, Resource.deleted_at.is_(None)
         )
         if settings.resource_types:
             stmt = stmt.where(Resource.type.in_(settings.resource_types))

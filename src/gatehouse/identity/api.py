@@ -106,13 +106,17 @@ def build_router(svc: Services) -> APIRouter:
     async def list_resources(
         who: Reader,
         type: Annotated[str | None, Query(description="Only resources of this type.")] = None,
+        deleted: Annotated[
+            bool,
+            Query(description="Include resources their sources no longer describe (deleted)."),
+        ] = False,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[ResourceOut]:
-        """List resources."""
+        """List resources (deleted ones only with `deleted=true`)."""
         async with svc.read() as session:
             rows = await queries.list_resources(
-                session, who.tenant_id, type, decode_cursor(cursor), limit
+                session, who.tenant_id, type, decode_cursor(cursor), limit, deleted=deleted
             )
         return paginate(rows, limit, ResourceOut.model_validate)
 

@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
+from gatehouse.db.bulk import update_many
 from gatehouse.identity import rows as db
+from gatehouse.identity.conflict_rows import conflict_row, insert_conflicts
+from gatehouse.identity.managers import manager_refs, ref_row
 from gatehouse.identity.merge import Policy, merge
 from gatehouse.identity.models import status_for
 from gatehouse.identity.rescore import SCORED_BARE
 from gatehouse.identity.risk import score_row
-from gatehouse.identity.schemas import IDENTITY_COLUMNS, IdentityData
+from gatehouse.identity.schemas import IDENTITY_COLUMNS, MANAGER, IdentityData
 from gatehouse.kit.ids import new_id
 
 PLACEHOLDER = "\x00unset"
@@ -95,11 +98,15 @@ class _Plan:
     touched: set[str] = field(default_factory=set)  # ids whose provenance alone moved
     creates_last: str = ""
     rescore: dict[str, str] | None = None  # set: scores are left to the caller, ids added here
+    refs: dict[str, str] = field(default_factory=dict)  # external id → manager reference stated
+    ref_updates: list[dict[str, Any]] = field(default_factory=list)  # links whose reference moved
 
 
 def _validate(record: SourceRecord) -> dict[str, Any]:
-    """The record's fields, typed and checked; only the fields it states."""
+    """The record's fields, typed and checked; only the fields it states (not `manager`)."""
     data = record.data
+    if MANAGER in data:
+        data = {k: v for k, v in data.items() if k != MANAGER}
     unknown = set(data) - set(IDENTITY_COLUMNS) - {"attributes"}
     if unknown:
         raise ValueError(f"unknown identity fields {sorted(unknown)}")
@@ -109,6 +116,14 @@ def _validate(record: SourceRecord) -> dict[str, Any]:
     if stated.get("user_name") == PLACEHOLDER:
         del stated["user_name"]
     return stated
+
+
+def manager_ref(record: SourceRecord) -> str | None:
+    """The manager reference a record states: the source's id, "" for none, None unstated."""
+    if MANAGER not in record.data:
+        return None
+    ref = record.data[MANAGER]
+    return "" if ref is None else str(ref).strip()
 
 
 def error_text(exc: Exception) -> str:
@@ -171,6 +186,7 @@ async def ingest_identities(
     report = IngestReport()
     valid: dict[str, dict[str, Any]] = {}
     where: dict[str, int] = {}
+    refs: dict[str, str] = {}
     for index, record in enumerate(records):
         ext = record.external_id
         try:
@@ -181,11 +197,15 @@ async def ingest_identities(
         if ext in valid and not repeated(report, existing, ext, index):
             continue
         valid[ext], where[ext] = data, index  # with "update", the later statement wins
+        if (ref := manager_ref(record)) is not None:
+            refs[ext] = ref
     if not valid:
         return report
     tenant = actor.tenant_id
     plan = _Plan(tenant, source, actor.actor, datetime.now(UTC), run_id, rescore=rescore)
+    plan.refs = refs
     linked = await db.source_links(session, db.LINKS, "identity_id", tenant, source, valid)
+    held = await manager_refs(session, tenant, source, [e for e in refs if e in linked])
     matches = await db.rule_matches(
         session, tenant, policy.rules, [d for e, d in valid.items() if e not in linked]
     )
@@ -202,7 +222,8 @@ async def ingest_identities(
             found, ambiguous = matches.find(policy.rules, data, pending)
             if ambiguous:
                 report.ambiguous += 1
-                plan.conflicts.append(_ambiguous(plan, ext, data))
+                matched = matches.candidates(policy.rules, data, pending)
+                plan.conflicts.append(_ambiguous(plan, ext, data, matched))
                 continue
             if found is None:
                 error = _create(plan, ext, data, taken, pending, policy.rules)
@@ -226,6 +247,8 @@ async def ingest_identities(
                 continue
             report.linked += 1
         report.ids[ext] = ident
+        if ext in linked and ext in refs and held.get(ext) != refs[ext]:
+            plan.ref_updates.append(ref_row(tenant, source, ext, refs[ext]))
         outcome = _update(plan, ident, ext, data, current, policy, taken)
         if outcome == "error":
             report.errors.append(
@@ -340,21 +363,31 @@ def _update(
 
 
 def _link(plan: _Plan, ext: str, ident: str) -> dict[str, Any]:
-    return db.link_row(plan.tenant, plan.source, ext, plan.now, plan.run_id, identity_id=ident)
+    return db.link_row(
+        plan.tenant,
+        plan.source,
+        ext,
+        plan.now,
+        plan.run_id,
+        identity_id=ident,
+        manager_ref=plan.refs.get(ext),
+    )
 
 
 def _score(row: dict[str, Any], group_names: list[str], now: datetime) -> None:
     row["risk_score"], row["risk_factors"] = score_row(row, group_names, now)
 
 
-def _ambiguous(plan: _Plan, ext: str, data: dict[str, Any]) -> dict[str, Any]:
-    return db.conflict_row(plan.tenant, "ambiguous", None, "", plan.source, ext, data, "", None)
+def _ambiguous(plan: _Plan, ext: str, data: dict[str, Any], matched: list[str]) -> dict[str, Any]:
+    return conflict_row(
+        plan.tenant, "ambiguous", None, "", plan.source, ext, data, "", None, matched
+    )
 
 
 def _conflict(
     plan: _Plan, ident: str, ext: str, attribute: str, offered: Any, kept_source: str, kept: Any
 ) -> dict[str, Any]:
-    return db.conflict_row(
+    return conflict_row(
         plan.tenant, "precedence", ident, attribute, plan.source, ext, offered, kept_source, kept
     )
 
@@ -376,7 +409,8 @@ async def _write(session: AsyncSession, plan: _Plan) -> None:
     await db.insert_rows(session, db.IDENTITIES, list(plan.creates.values()))
     await db.update_identities(session, list(plan.updates.values()))
     await db.insert_rows(session, db.LINKS, plan.links)
-    await db.insert_rows(session, db.CONFLICTS, plan.conflicts)
+    await update_many(session, db.LINKS, ("tenant_id", "source", "external_id"), plan.ref_updates)
+    await insert_conflicts(session, plan.tenant, plan.conflicts)
     await db.record_identity_changes(
         session,
         plan.tenant,

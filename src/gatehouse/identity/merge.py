@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 UNMERGED = frozenset({"user_name", "external_id"})  # identify records; never overwritten by merge
+MANUAL = "manual"  # an operator's decision on a conflict: it outranks every source
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,9 @@ class Policy:
     precedence: dict[str, list[str]]
 
     def rank(self, attribute: str, source: str) -> int:
-        """Lower is stronger; unlisted sources rank after every listed one."""
+        """Lower is stronger; unlisted sources rank after every listed one, `manual` first."""
+        if source == MANUAL:
+            return -1
         order = self.precedence.get(attribute) or self.precedence.get("*") or []
         return order.index(source) if source in order else len(order)
 

@@ -103,6 +103,8 @@ class Resource(IdMixin, TenantOwned, Timestamps, Base):
     key: Mapped[str] = mapped_column(String(256))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set when the sources that described it stopped doing so (full-run deletion detection).
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SourceLink(TenantOwned):
@@ -123,6 +125,9 @@ class IdentityLink(SourceLink, Base):
     __table_args__ = (Index("ix_identity_links_identity", "tenant_id", "identity_id"),)
 
     identity_id: Mapped[str] = mapped_column(String(36))
+    # The source's own id for this person's manager, as the source stated it ("" when it says
+    # there is none, None when it never said); resolved to an identity at the end of each run.
+    manager_ref: Mapped[str | None] = mapped_column(String(256), default=None)
 
 
 class GroupLink(SourceLink, Base):
@@ -132,6 +137,15 @@ class GroupLink(SourceLink, Base):
     __table_args__ = (Index("ix_group_links_group", "tenant_id", "group_id"),)
 
     group_id: Mapped[str] = mapped_column(String(36))
+
+
+class ResourceLink(SourceLink, Base):
+    """Which resource a source's record describes."""
+
+    __tablename__ = "resource_links"
+    __table_args__ = (Index("ix_resource_links_resource", "tenant_id", "resource_id"),)
+
+    resource_id: Mapped[str] = mapped_column(String(36))
 
 
 class RecordVersion(TenantOwned, Base):
@@ -157,7 +171,10 @@ class Conflict(IdMixin, TenantOwned, Base):
     matched more than one identity. Kept for review, never silently dropped."""
 
     __tablename__ = "conflicts"
-    __table_args__ = (Index("ix_conflicts_identity", "tenant_id", "identity_id"),)
+    __table_args__ = (
+        Index("ix_conflicts_identity", "tenant_id", "identity_id"),
+        Index("ix_conflicts_status", "tenant_id", "status", "id"),
+    )
 
     kind: Mapped[str] = mapped_column(String(16))  # "precedence" or "ambiguous"
     identity_id: Mapped[str | None] = mapped_column(String(36), default=None)
@@ -167,4 +184,12 @@ class Conflict(IdMixin, TenantOwned, Base):
     offered: Mapped[Any] = mapped_column(JSONDoc, default=None, nullable=True)
     kept_source: Mapped[str] = mapped_column(String(64), default="")
     kept: Mapped[Any] = mapped_column(JSONDoc, default=None, nullable=True)
+    # Ambiguous matches: the identities the record matched.
+    candidates: Mapped[list[str] | None] = mapped_column(JSONDoc, default=None, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Review: open, resolved (accept or keep) or dismissed; who decided and when.
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    resolution: Mapped[str | None] = mapped_column(String(16), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    note: Mapped[str | None] = mapped_column(String(1000), default=None)

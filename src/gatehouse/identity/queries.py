@@ -109,14 +109,22 @@ async def members(
 
 
 async def list_resources(
-    session: AsyncSession, tenant_id: str, type_: str | None, after: Any, limit: int
+    session: AsyncSession,
+    tenant_id: str,
+    type_: str | None,
+    after: Any,
+    limit: int,
+    *,
+    deleted: bool = False,
 ) -> Sequence[Resource]:
-    """A page of resources by id, optionally of one type."""
+    """A page of resources by id, optionally of one type; deleted ones only when asked."""
     stmt = (
         select(Resource)
         .where(Resource.tenant_id == tenant_id)
         .execution_options(**{TENANT: tenant_id})
     )
+    if not deleted:
+        stmt = stmt.where(Resource.deleted_at.is_(None))
     if type_:
         stmt = stmt.where(Resource.type == type_)
     if after is not None:

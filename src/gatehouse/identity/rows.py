@@ -31,7 +31,6 @@ from gatehouse.identity.models import (
     status_for,
 )
 from gatehouse.identity.schemas import IDENTITY_COLUMNS
-from gatehouse.kit.ids import new_id
 
 CHUNK = 2_000  # values per IN list: far below every backend's parameter limit
 T = TypeVar("T")
@@ -183,6 +182,19 @@ class Matches:
                 return None, True
         return None, False
 
+    def candidates(
+        self, rules: Iterable[str], data: dict[str, Any], pending: dict[str, dict[str, str]]
+    ) -> list[str]:
+        """The identities an ambiguous record matched, by the rule that found several."""
+        for rule in rules:
+            value = rule_value(rule, data)
+            found = set(self.by_rule[rule].get(value, ())) if value is not None else set()
+            if value is not None and (staged := pending[rule].get(value)) is not None:
+                found.add(staged)
+            if len(found) > 1:
+                return sorted(found)
+        return []
+
 
 async def rule_matches(
     session: AsyncSession, tenant: str, rules: Sequence[str], records: Sequence[dict[str, Any]]
@@ -280,9 +292,15 @@ def snapshot(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def link_row(
-    tenant: str, source: str, external_id: str, now: datetime, run_id: str | None, **target: str
+    tenant: str,
+    source: str,
+    external_id: str,
+    now: datetime,
+    run_id: str | None,
+    **target: str | None,
 ) -> dict[str, Any]:
-    """An identity_links or group_links row (`target`: identity_id= or group_id=)."""
+    """A row of a links table (`target`: identity_id=, group_id= or resource_id=, and the
+    table's other columns)."""
     return {
         "tenant_id": tenant,
         "source": source,
@@ -290,32 +308,6 @@ def link_row(
         "created_at": now,
         "seen_run": run_id,
         **target,
-    }
-
-
-def conflict_row(
-    tenant: str,
-    kind: str,
-    ident: str | None,
-    attribute: str,
-    source: str,
-    external_id: str,
-    offered: Any,
-    kept_source: str,
-    kept: Any,
-) -> dict[str, Any]:
-    """A conflicts row."""
-    return {
-        "id": new_id(),
-        "tenant_id": tenant,
-        "kind": kind,
-        "identity_id": ident,
-        "attribute": attribute,
-        "source": source,
-        "external_id": external_id,
-        "offered": offered,
-        "kept_source": kept_source,
-        "kept": kept,
     }
 
 

@@ -24,6 +24,10 @@ IDENTITY_COLUMNS = (
     "active",
 )
 
+# A mapping target that is not a column: the source's own id for the person's manager, kept on
+# the source's link and resolved to the manager's identity at the end of each sync run.
+MANAGER = "manager"
+
 
 class IdentityData(BaseModel):
     """What a source says about a person."""
@@ -158,3 +162,6 @@ class ResourceOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = Field(
+        None, description="When deletion detection removed it (listed only with deleted=true)."
+    )

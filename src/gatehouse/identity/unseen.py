@@ -1,8 +1,8 @@
 """Deletion detection after a full run: what the source no longer describes leaves the store.
 
-A record not seen by a complete full run loses its link to that source. An identity or group is
-soft-deleted when the source that created it stops describing it and no other source still links
-to it; a membership the source stated goes when the run did not state it again. A safety
+A record not seen by a complete full run loses its link to that source. An identity, group or
+resource is soft-deleted when the source that created it stops describing it and no other source
+still links to it; a membership the source stated goes when the run did not state it again. A safety
 threshold refuses to remove more than a share of a source's records unless confirmed, so a
 source that wrongly returns nothing cannot empty the store.
 """
@@ -20,6 +20,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.identity import rows as db
 from gatehouse.identity.groups import delete_group
 from gatehouse.identity.ingest_groups import GROUP_LINKS, GROUPS, MEMBERSHIPS, membership_changed
+from gatehouse.identity.ingest_resources import RESOURCE_LINKS, RESOURCES, delete_resources
 from gatehouse.identity.service import delete_identity
 
 
@@ -35,12 +36,24 @@ class SafetyThresholdExceeded(Exception):
         self.kind, self.unseen, self.total, self.limit = kind, unseen, total, limit
 
 
+# Each kind of record: its links table and the column naming the record, and its own table.
+KINDS: tuple[tuple[str, Table, str, Table], ...] = (
+    ("identity", db.LINKS, "identity_id", db.IDENTITIES),
+    ("group", GROUP_LINKS, "group_id", GROUPS),
+    ("resource", RESOURCE_LINKS, "resource_id", RESOURCES),
+)
+
+
+def _zeros() -> dict[str, int]:
+    return dict.fromkeys((kind for kind, *_ in KINDS), 0)
+
+
 @dataclass
 class Removal:
     """What deletion detection removed (or, on a dry run, would remove)."""
 
-    unlinked: dict[str, int] = field(default_factory=lambda: {"identity": 0, "group": 0})
-    deleted: dict[str, int] = field(default_factory=lambda: {"identity": 0, "group": 0})
+    unlinked: dict[str, int] = field(default_factory=_zeros)
+    deleted: dict[str, int] = field(default_factory=_zeros)
     memberships: int = 0
 
 
@@ -87,17 +100,14 @@ async def remove_unseen(
     """Unlink and delete what the completed full run `run_id` did not see."""
     tenant, removal = actor.tenant_id, Removal()
     limit = 1.0 if confirmed else max_fraction
-    plans: list[tuple[str, Table, str, dict[str, str]]] = []
-    for kind, table, target in (
-        ("identity", db.LINKS, "identity_id"),
-        ("group", GROUP_LINKS, "group_id"),
-    ):
+    plans: list[tuple[str, Table, str, Table, dict[str, str]]] = []
+    for kind, table, target, records in KINDS:
         stmt = select(table.c.external_id, table.c[target]).where(
             *_unseen(table, tenant, source, run_id)
         )
         stale = {e: i for e, i in (await db.run(session, tenant, stmt)).all()}
         await _check(session, table, kind, tenant, source, len(stale), limit)
-        plans.append((kind, table, target, stale))
+        plans.append((kind, table, target, records, stale))
     m = MEMBERSHIPS.c
     stmt = select(m.group_id, m.member_id, m.member_type).where(
         *_unseen(MEMBERSHIPS, tenant, source, run_id)
@@ -108,7 +118,7 @@ async def remove_unseen(
     ]
     await _check(session, MEMBERSHIPS, "membership", tenant, source, len(gone), limit)
     removal.memberships = len(gone)
-    for kind, _, _, stale in plans:
+    for kind, *_, stale in plans:
         removal.unlinked[kind] = len(stale)
     if dry_run:
         return removal
@@ -121,16 +131,19 @@ async def remove_unseen(
         await membership_changed(
             session, actor, source, "membership.removed", gone, datetime.now(UTC)
         )
-    for kind, table, target, stale in plans:
+    for kind, table, target, records, stale in plans:
         if not stale:
             continue
         await db.run(session, tenant, delete(table).where(*_unseen(table, tenant, source, run_id)))
-        orphans = await _orphans_created_by(session, tenant, kind, table, target, source, stale)
-        for record_id in orphans:
-            if kind == "identity":
-                await delete_identity(session, actor, record_id, source=source)
-            else:
-                await delete_group(session, actor, record_id, source=source)
+        orphans = await _orphans_created_by(
+            session, tenant, (kind, table, target, records), source, stale
+        )
+        if kind == "resource":
+            await delete_resources(session, actor, orphans, source=source)
+        else:
+            remove = delete_identity if kind == "identity" else delete_group
+            for record_id in orphans:
+                await remove(session, actor, record_id, source=source)
         removal.deleted[kind] = len(orphans)
     return removal
 
@@ -138,17 +151,15 @@ async def remove_unseen(
 async def _orphans_created_by(
     session: AsyncSession,
     tenant: str,
-    kind: str,
-    table: Table,
-    target: str,
+    plan: tuple[str, Table, str, Table],
     source: str,
     stale: dict[str, str],
 ) -> list[str]:
     """The records among `stale` that `source` created and that no source links any more."""
+    kind, table, target, live = plan
     ids = sorted(set(stale.values()))
     still: set[str] = set()
     created: set[str] = set()
-    live = db.IDENTITIES if kind == "identity" else GROUPS
     alive: set[str] = set()
     v = db.VERSIONS.c
     for part in db.chunks(ids):

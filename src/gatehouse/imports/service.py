@@ -22,9 +22,10 @@ from gatehouse.db.tenancy import TENANT
 from gatehouse.imports.prepare import Prepared
 from gatehouse.imports.schemas import FileOut, ImportOut, RowError, StreamOut
 from gatehouse.sync import runs
-from gatehouse.sync.engine import Runner, Settings, Tally
+from gatehouse.sync.engine import Runner, Settings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job
+from gatehouse.sync.tally import Tally
 from gatehouse.sync.worker import WHOLE_RUN_LEASE, Worker
 
 IMPORTS = "imports"  # the connection id every import run of a tenant is recorded under

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
-from gatehouse.connections.service import get_connection
+from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.http import Cursor, Limit, problems
 from gatehouse.kit.pagination import Page, decode_cursor, paginate
@@ -41,13 +41,14 @@ def build_router(svc: Services) -> APIRouter:
         connection_id: str, request: Request, who: Writer, body: TriggerIn | None = None
     ) -> RunOut:
         """Queue a sync run now; a worker picks it up within seconds (409 while one is queued
-        or running). Follow it with GET .../sync-status or .../sync-runs/{run_id}."""
+        or running, or while the connection is paused). Follow it with GET .../sync-status or
+        .../sync-runs/{run_id}."""
         wanted = body or TriggerIn()
         async with svc.write(request, who, "sync.trigger", "connection", connection_id) as (
             session,
             _,
         ):
-            await get_connection(session, who.tenant_id, connection_id)
+            ensure_runnable(await get_connection(session, who.tenant_id, connection_id))
             run = await runs.enqueue(
                 session,
                 who.tenant_id,
@@ -94,10 +95,12 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.get("/connections/{connection_id}/sync-status", responses=problems(404))
     async def sync_status(connection_id: str, who: Reader) -> StatusOut:
-        """The schedule, the run in progress, the last finished run and incremental cursors."""
+        """Whether the connection is paused, its schedule, the run in progress, the last
+        finished run and incremental cursors."""
         async with svc.read() as session:
-            await get_connection(session, who.tenant_id, connection_id)
+            row = await get_connection(session, who.tenant_id, connection_id)
             found = await service.status(session, who.tenant_id, connection_id)
+        found["paused"] = row.status == "paused"
         return StatusOut.model_validate(found, from_attributes=True)
 
     @router.get("/connections/{connection_id}/sync-runs", responses=problems(400, 404))

@@ -36,15 +36,16 @@ from gatehouse.identity.ingest_groups import (
     ingest_memberships,
 )
 from gatehouse.identity.ingest_resources import ingest_resources
+from gatehouse.identity.managers import resolve_managers
 from gatehouse.identity.rescore import rescore_members
 from gatehouse.identity.rows import linked_identities
 from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
 from gatehouse.sync.ahead import read_ahead
 from gatehouse.sync.models import StreamCursor, SyncRun
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
+from gatehouse.sync.tally import Tally
 
 log = structlog.get_logger("gatehouse.sync")
-MAX_SAMPLES = 20
 TRANSIENT = (ConnectionError, TimeoutError, OSError)
 
 
@@ -74,40 +75,6 @@ class RunSpec:
     atomic: bool = False
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # so far, when resumed
     samples: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Tally:
-    """Counters and error samples of a run, by kind; rows read and row-level problems by stream."""
-
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)  # records read per stream, bad ones too
-    report: list[dict[str, Any]] = field(default_factory=list)  # the first `report_limit`
-    reported: int = 0  # every row-level problem, kept in `report` or not
-    report_limit: int = 0
-
-    def failed(self) -> int:
-        """Records rejected so far, of every kind."""
-        return sum(counts.get("errors", 0) for counts in self.counts.values())
-
-    def problem(self, stream: str, row: int | None, field: str | None, reason: str) -> None:
-        """A row-level problem, without any value from the record."""
-        self.reported += 1
-        if len(self.report) < self.report_limit:
-            self.report.append({"row": row, "stream": stream, "field": field, "reason": reason})
-
-    def add(self, kind: str, **values: int) -> None:
-        """Add to a kind's counters."""
-        bucket = self.counts.setdefault(kind, {})
-        for name, value in values.items():
-            if value:
-                bucket[name] = bucket.get(name, 0) + value
-
-    def sample(self, stream: str, ref: str, reason: str) -> None:
-        """Keep the first errors for the run record."""
-        if len(self.samples) < MAX_SAMPLES:
-            self.samples.append({"stream": stream, "record": ref, "error": reason[:500]})
 
 
 @dataclass
@@ -177,6 +144,7 @@ class Runner:
             if self._whole is None:  # committed batches stay: score what they wrote
                 await self._rescore_moved()
             raise
+        await self._managers()
         await self._rescore_moved()
         if self.run.mode is SyncMode.full_refresh and self.job.remove_unseen:
             await self._deletions()
@@ -346,7 +314,9 @@ class Runner:
             )
         else:
             records = [SourceRecord(r.external_id, r.data) for r in rows]
-            report = await ingest_resources(session, actor, source, records, existing=existing)
+            report = await ingest_resources(
+                session, actor, source, records, run_id=run_id, existing=existing
+            )
         counts = report.counts()
         counts.pop("errors")
         self.tally.add(stream.kind, **counts)
@@ -382,6 +352,28 @@ class Runner:
                 cursor.state = state
         await renew(session, self.run, self.tally, self.settings.lease_seconds)
 
+    async def _managers(self) -> None:
+        """Resolve the source's manager references now that all its people are written; one
+        that names no person of the source is sampled as an error, never fatal."""
+        people = [s.name for s in self.job.streams if s.kind == "identity"]
+        if not people:
+            return
+        async with self._unit() as session:
+            policy = await policy_for(session, self.job.tenant_id)
+            report = await resolve_managers(
+                session, self.actor, self.job.source, policy, rescore=self._rescore
+            )
+            self.tally.add(
+                "identity",
+                managers_set=report.changed,
+                managers_unresolved=len(report.unresolved),
+                conflicts=report.conflicts,
+            )
+            for ext, ref in report.unresolved:
+                self.tally.sample(people[0], ext, f"manager {ref!r} is no person of this source")
+            if self._whole is None:
+                await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
     async def _rescore_moved(self) -> None:
         """Risk scores of the identities this run wrote and of everyone whose groups moved.
 
@@ -410,8 +402,11 @@ class Runner:
                 )
             except SafetyThresholdExceeded as exc:
                 raise RunRefused(str(exc)) from exc
-            for kind in ("identity", "group"):
-                self.tally.add(kind, unlinked=removal.unlinked[kind], deleted=removal.deleted[kind])
+            for kind in ("identity", "group", "resource"):
+                if kind != "resource" or removal.unlinked[kind]:  # resources: only when any
+                    self.tally.add(
+                        kind, unlinked=removal.unlinked[kind], deleted=removal.deleted[kind]
+                    )
             self.tally.add("membership", removed=removal.memberships)
             if self._whole is None:
                 await renew(session, self.run, self.tally, self.settings.lease_seconds)

@@ -13,7 +13,7 @@ from gatehouse.kit.problems import Problem
 from gatehouse.sync.mapping import stream_transform
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan
-from gatehouse.sync.worker import JobFactory, JobUnavailable
+from gatehouse.sync.worker import JobCancelled, JobFactory, JobUnavailable
 
 
 def job_factory(ops: Connections) -> JobFactory:
@@ -31,6 +31,8 @@ def job_factory(ops: Connections) -> JobFactory:
                 row = await service.get_connection(session, run.tenant_id, run.connection_id)
             except Problem:
                 raise JobUnavailable("the connection no longer exists") from None
+            if row.status == "paused":  # paused after this run was queued or claimed
+                raise JobCancelled(service.cancelled_by_pause(row.id))
             config = await service.open_credentials(
                 session, ops.ring, actor, row, f"sync run {run.id}"
             )

@@ -13,8 +13,9 @@ from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
-from gatehouse.sync.engine import RunSpec, Tally
+from gatehouse.sync.engine import RunSpec
 from gatehouse.sync.models import ACTIVE, SyncRun
+from gatehouse.sync.tally import Tally
 
 MAX_ATTEMPTS = 3  # a run whose worker died this often is failed, not retried again
 
@@ -171,6 +172,26 @@ async def finish(
         )
         result = await session.execute(stmt)
         return getattr(result, "rowcount", 0) == 1
+
+
+async def cancel_queued(
+    session: AsyncSession, tenant_id: str, connection_id: str, reason: str
+) -> list[str]:
+    """Cancel a connection's queued runs (not one already running); their ids."""
+    scoped = {TENANT: tenant_id}
+    mine = (SyncRun.tenant_id == tenant_id, SyncRun.connection_id == connection_id)
+    found = await session.execute(
+        select(SyncRun.id).where(*mine, SyncRun.status == "queued").execution_options(**scoped)
+    )
+    ids = list(found.scalars())
+    if ids:
+        await session.execute(
+            update(SyncRun)
+            .where(*mine, SyncRun.id.in_(ids), SyncRun.status == "queued")
+            .values(status="cancelled", finished_at=datetime.now(UTC), error=reason[:2000])
+            .execution_options(**scoped)
+        )
+    return ids
 
 
 async def runs_of(

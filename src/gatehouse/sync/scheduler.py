@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatehouse.connections.models import Connection
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
@@ -147,8 +148,35 @@ async def reschedule_all(session: AsyncSession, tenant_id: str) -> int:
     return len(rows)
 
 
+async def skip_past_slots(session: AsyncSession, tenant_id: str, connection_id: str) -> None:
+    """Move a schedule whose slot has passed to its next slot after now, without firing it
+    (a resumed connection runs at its next slot, not at once for the ones it missed)."""
+    row = await session.get(
+        SyncSchedule, (tenant_id, connection_id), execution_options={TENANT: tenant_id}
+    )
+    now = datetime.now(UTC)
+    if row is not None and row.next_run_at is not None and row.next_run_at <= now:
+        row.next_run_at, _ = following(spec_of(row), row.next_run_at, now)
+
+
+async def _paused(session: AsyncSession, rows: Sequence[SyncSchedule]) -> set[str]:
+    """The connections among the schedules' that are paused."""
+    if not rows:
+        return set()
+    stmt = (
+        select(Connection.tenant_id, Connection.id)
+        .where(Connection.id.in_([r.connection_id for r in rows]), Connection.status == "paused")
+        .execution_options(**{ALL_TENANTS: True})
+    )
+    return {f"{tenant}/{ident}" for tenant, ident in (await session.execute(stmt)).all()}
+
+
 async def fire_due(db: Database, limit: int = 50) -> list[str]:
-    """Queue a run for every due schedule; returns the queued run ids."""
+    """Queue a run for every due schedule; returns the queued run ids.
+
+    The slot of a paused connection is consumed without a run: it does not wait to fire
+    when the connection is resumed.
+    """
     now = datetime.now(UTC)
     queued: list[str] = []
     stmt = (
@@ -164,9 +192,13 @@ async def fire_due(db: Database, limit: int = 50) -> list[str]:
     async with db.transaction() as session:
         if not db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
-        for row in (await session.execute(stmt)).scalars().all():
+        due = (await session.execute(stmt)).scalars().all()
+        paused = await _paused(session, due)
+        for row in due:
             spec = spec_of(row)
             row.next_run_at, missed = following(spec, row.next_run_at or now, now)
+            if f"{row.tenant_id}/{row.connection_id}" in paused:
+                continue
             row.last_fired_at = now
             try:
                 run = await runs.enqueue(

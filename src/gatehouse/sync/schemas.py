@@ -81,6 +81,10 @@ class StatusOut(BaseModel):
     """Where a connection's syncing stands."""
 
     connection_id: str
+    paused: bool = Field(
+        description="A paused connection does not sync: its slots pass without a run and "
+        "triggering it answers 409 until it is resumed."
+    )
     schedule: ScheduleOut | None
     active_run: RunOut | None
     last_run: RunOut | None

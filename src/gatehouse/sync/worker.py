@@ -22,9 +22,10 @@ from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.ids import new_id
 from gatehouse.sync import runs, scheduler
-from gatehouse.sync.engine import LeaseLost, RunFailed, Runner, RunRefused, RunSpec, Settings, Tally
+from gatehouse.sync.engine import LeaseLost, RunFailed, Runner, RunRefused, RunSpec, Settings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job
+from gatehouse.sync.tally import Tally
 
 log = structlog.get_logger("gatehouse.worker")
 JobFactory = Callable[[Database, SyncRun], Awaitable[Job]]
@@ -33,6 +34,10 @@ WHOLE_RUN_LEASE = 3600.0  # dry and atomic runs commit once, so they cannot rene
 
 class JobUnavailable(Exception):
     """The run's connection cannot be used (deleted, misconfigured, secrets unreadable)."""
+
+
+class JobCancelled(Exception):
+    """The run must not go on (its connection was paused); it ends cancelled, not failed."""
 
 
 class Worker:
@@ -79,6 +84,10 @@ class Worker:
             await runner.execute()
         except LeaseLost:
             bound.warning("sync_lease_lost")
+            return
+        except JobCancelled as exc:
+            await runs.finish(self.db, spec, "cancelled", tally, str(exc))
+            bound.info("sync_cancelled", reason=str(exc))
             return
         except RunRefused as exc:
             await runs.finish(self.db, spec, "refused", tally, str(exc))

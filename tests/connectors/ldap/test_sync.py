@@ -8,21 +8,16 @@ from sqlalchemy import select
 
 from gatehouse.connectors.builtin.ldap import LdapConnector
 from gatehouse.connectors.environment import Environment
-from gatehouse.connectors.protocol import SyncMode
-from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.models import Group, Identity, Membership
-from gatehouse.sync import runs
-from gatehouse.sync.engine import Settings
 from gatehouse.sync.mapping import stream_transform
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan
-from gatehouse.sync.worker import Worker
 from tests.conftest import BOTH, Harness
 from tests.connectors.ldap.conftest import LOOPBACK
+from tests.sync.source import run_job
 
 pytestmark = BOTH
-FAST = Settings(lease_seconds=30, retries=0, backoff_seconds=0.01)
 GROUPS: dict[str, Any] = {"kind": "group", "external_id": "id", "fields": {"display_name": "cn"}}
 MEMBERS: dict[str, Any] = {
     "kind": "membership",
@@ -49,17 +44,7 @@ async def sync(h: Harness, config: dict[str, Any], people: dict[str, Any]) -> Sy
         config=config,
         streams=streams(people),
     )
-    async with h.svc.db.transaction() as s:
-        run = await runs.enqueue(s, "acme", "conn-ldap", mode=SyncMode.full_refresh, trigger="api")
-
-    async def jobs(_db: Database, _run: SyncRun) -> Job:
-        return job
-
-    assert await Worker(h.svc.db, jobs, FAST).run_once() == run.id
-    async with h.svc.db.transaction(write=False) as s:
-        done = await s.get(SyncRun, run.id, execution_options={TENANT: "acme"})
-        assert done is not None
-        return done
+    return await run_job(h, job)
 
 
 async def rows(h: Harness, *columns: Any) -> list[tuple[Any, ...]]:

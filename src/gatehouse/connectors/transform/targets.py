@@ -16,7 +16,7 @@ from gatehouse.connectors.transform.normalize import (
     kind_of,
     text,
 )
-from gatehouse.identity.schemas import IDENTITY_COLUMNS, GroupData, IdentityData
+from gatehouse.identity.schemas import IDENTITY_COLUMNS, MANAGER, GroupData, IdentityData
 
 Coerce = Callable[[Any], Any]
 ATTRIBUTES = "attributes"
@@ -30,7 +30,7 @@ REQUIRED = {
     "membership": ("group", "member"),
 }
 COLUMNS = {
-    "identity": tuple(c for c in IDENTITY_COLUMNS if c != "external_id"),
+    "identity": (*(c for c in IDENTITY_COLUMNS if c != "external_id"), MANAGER),
     "group": ("display_name",),
     "membership": MEMBERSHIP_TARGETS,
     "resource": (),
@@ -110,6 +110,8 @@ def column(kind: str, name: str) -> Coerce | None:
     """The coercion a target of `kind` applies to its value (attributes: JSON-ready values)."""
     if kind == "identity" and name == "active":
         return boolean
+    if kind == "identity" and name == MANAGER:  # the source's id for the manager
+        return string_column(name, 256)
     if kind == "identity" and name in COLUMNS["identity"]:
         return string_column(name, _max_length(IdentityData, name))
     if kind == "group" and name == "display_name":

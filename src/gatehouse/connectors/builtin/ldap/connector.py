@@ -11,7 +11,13 @@ from gatehouse.connectors.builtin.ldap import discover as discovery
 from gatehouse.connectors.builtin.ldap.client import LdapError, SessionFactory
 from gatehouse.connectors.builtin.ldap.cursor import Checkpoint
 from gatehouse.connectors.builtin.ldap.directory import every, first, opened
-from gatehouse.connectors.builtin.ldap.memberships import edges, member_index
+from gatehouse.connectors.builtin.ldap.memberships import (
+    MANAGER_ID,
+    edges,
+    has_managers,
+    managers,
+    member_index,
+)
 from gatehouse.connectors.builtin.ldap.selection import narrowed
 from gatehouse.connectors.builtin.ldap.settings import parse, spec
 from gatehouse.connectors.builtin.ldap.streams import STREAMS, Reader, query
@@ -41,6 +47,14 @@ ADVICE = {
     ),
     CheckFailure.timeout: "The server did not answer in time; try again or raise timeout_seconds.",
 }
+
+
+async def _offers_managers(reader: Reader, selection: Selection | None) -> bool:
+    """Whether a users read resolves managers: when the mapping reads `manager_id`, or reads
+    every field and some user has a manager (resolving costs a read of every user's id)."""
+    if selection is not None and selection.fields:
+        return MANAGER_ID in selection.fields
+    return await has_managers(reader)
 
 
 class LdapConnector:
@@ -156,7 +170,11 @@ class LdapConnector:
         async with opened(settings, self.env, self.factory) as reader:
             if selection is not None:
                 reader.settings = narrowed(reader, stream, selection)
-            expand = edges(reader, await member_index(reader)) if stream == "memberships" else None
+            expand = None
+            if stream == "memberships":
+                expand = edges(reader, await member_index(reader))
+            elif stream == "users" and await _offers_managers(reader, selection):
+                expand = managers(reader, await member_index(reader, (("users", "identity"),)))
             # closed here, before the session is: a paged search left early is ended on the server
             records = reader.records(stream, mode, checkpoint, expand)
             async with aclosing(records) as batches:

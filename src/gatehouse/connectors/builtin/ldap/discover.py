@@ -67,8 +67,10 @@ def _fields(reader: Reader, stream: str, names: Iterable[str]) -> tuple[FieldInf
     ]
     if stream == "users" and settings.flavor is Flavor.active_directory:
         fields.append(FieldInfo("active", "boolean", sensitivity=Sensitivity.internal))
+    if stream == "users":  # the manager's DN resolved to the manager's id
+        fields.append(FieldInfo("manager_id", "string", sensitivity=Sensitivity.internal))
     requested = {n.lower() for n in query(settings, stream).attributes}
-    seen = {"dn", "id", "active", id_name.lower()}
+    seen = {"dn", "id", "active", "manager_id", id_name.lower()}
     for raw in names:
         kind = schema.attribute(raw)
         name = kind.name if kind else raw.split(";", 1)[0]

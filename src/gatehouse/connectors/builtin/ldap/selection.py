@@ -8,7 +8,7 @@ from gatehouse.connectors.builtin.ldap.settings import Flavor, LdapSettings
 from gatehouse.connectors.builtin.ldap.streams import Reader
 from gatehouse.connectors.protocol import SchemaChanged, Selection
 
-SYNTHETIC = frozenset({"dn", "id", "active"})
+SYNTHETIC = frozenset({"dn", "id", "active", "manager_id"})
 
 
 def narrowed(reader: Reader, stream: str, selection: Selection) -> LdapSettings:
@@ -36,6 +36,10 @@ def narrowed(reader: Reader, stream: str, selection: Selection) -> LdapSettings:
             stream != "users" or settings.flavor is not Flavor.active_directory
         ):
             raise SchemaChanged(f"{stream} has no field 'active' (only AD users have it)")
+        if "manager_id" in selection.fields:
+            if stream != "users":
+                raise SchemaChanged(f"{stream} has no field 'manager_id' (only users have it)")
+            wanted.append(settings.manager_attribute)
         for name in wanted:
             if schema.attributes and schema.attribute(name) is None:
                 raise SchemaChanged(

@@ -181,6 +181,13 @@ class LdapSettings(BaseModel):
         None, description="Multi-valued attributes to read as their first value only."
     )
     id_attribute: str | None = Field(None, description="Stable unique id of an entry.")
+    manager_attribute: str = Field(
+        "manager",
+        min_length=1,
+        max_length=100,
+        description="User attribute holding the DN of the person's manager; the users stream "
+        "offers it resolved to the manager's id as `manager_id` (map it to `manager`).",
+    )
     cursor_attribute: str | None = Field(
         None, description="Generalized-time attribute for incremental reads."
     )

@@ -1,0 +1,1 @@
+"""Review of conflicts: values a source offered that were not applied, and ambiguous matches."""
