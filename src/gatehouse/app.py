@@ -19,6 +19,8 @@ from gatehouse.config import ConfigError, Settings
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.fleet import api as fleet_api
+from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
@@ -124,6 +126,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         connections_api,
         sync_api,
         imports_api,
+        fleet_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))
@@ -136,6 +139,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         path_limits={
             f"{SCIM_PREFIX}/Bulk": settings.scim_bulk_max_payload_bytes,
             IMPORT_PATH: upload_limit,
+            LOGS_PATH: settings.decision_log_max_bytes,
+            STATUS_PATH: settings.opa_status_max_bytes,
         },
         limit_hints={IMPORT_PATH: upload_hint},
     )

@@ -18,6 +18,7 @@ from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
+from gatehouse.fleet.revisions import NoRevisions, RevisionSource
 from gatehouse.kit.problems import Problem
 from gatehouse.observability.metrics import Metrics
 from gatehouse.ratelimit.limiter import RateLimiter
@@ -42,6 +43,8 @@ class Services:
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
+    # Which bundle revision each tenant's OPAs should run (set by the distribution package).
+    served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
 

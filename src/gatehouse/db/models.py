@@ -5,6 +5,7 @@ from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
 from gatehouse.events.models import Event
+from gatehouse.fleet.models import DecisionRecord, OpaInstance
 from gatehouse.identity.models import (
     Conflict,
     Group,
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "Conflict",
     "Connection",
+    "DecisionRecord",
     "EncryptionKey",
     "Event",
     "Group",
@@ -33,6 +35,7 @@ __all__ = [
     "Identity",
     "IdentityLink",
     "Membership",
+    "OpaInstance",
     "RecordVersion",
     "Resource",
     "Secret",
