@@ -18,6 +18,8 @@ from gatehouse.kit.masking import MASK, secret_key
 
 # The parts of an event OPA's mask policy may touch, and so may Gatehouse's.
 MASKED_PARTS = ("input", "result", "mapped_result", "nd_builtin_cache")
+KEEP, ERASE, MASKED = 0, 1, 2
+VERDICT_CACHE = 10_000  # distinct keys remembered per redactor
 
 
 def pointer_token(key: str) -> str:
@@ -31,6 +33,7 @@ class Redactor:
 
     erase: frozenset[str] = frozenset()
     mask: frozenset[str] = frozenset()
+    verdicts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_levels(cls, levels: Mapping[str, Sensitivity], mask_from: str) -> Redactor:
@@ -41,24 +44,66 @@ class Redactor:
             mask = {name for name, level in levels.items() if level is Sensitivity.confidential}
         return cls(frozenset(erase), frozenset(mask))
 
+    def verdict(self, key: str) -> int:
+        """KEEP, ERASE or MASK for a key (cached per redactor: the same keys recur)."""
+        found = self.verdicts.get(key)
+        if found is None:
+            lowered = key.lower()
+            if lowered in self.erase or secret_key(lowered):
+                found = ERASE
+            else:
+                found = MASKED if lowered in self.mask else KEEP
+            if len(self.verdicts) < VERDICT_CACHE:
+                self.verdicts[key] = found
+        return found
+
     def apply(self, value: Any, base: str, report: Redactions) -> Any:
-        """A copy of `value` with classified keys erased or masked, pointers noted in `report`."""
+        """`value` with classified keys erased or masked, pointers noted in `report`.
+
+        Containers are copied only where something changed; the rest is returned as is.
+        """
+        return self._walk(value, [base], report)
+
+    def _walk(self, value: Any, trail: list[str], report: Redactions) -> Any:
+        """apply(), with the pointer kept as a list of tokens until one is needed."""
         if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                lowered = key.lower() if isinstance(key, str) else str(key)
-                here = f"{base}/{pointer_token(str(key))}"
-                if lowered in self.erase or secret_key(lowered):
-                    report.erased.append(here)
-                elif lowered in self.mask:
-                    report.masked.append(here)
-                    out[key] = MASK
-                else:
-                    out[key] = self.apply(item, here, report)
-            return out
+            out: dict[str, Any] | None = None
+            for n, (key, item) in enumerate(value.items()):
+                name = key if isinstance(key, str) else str(key)
+                verdict = self.verdict(name)
+                new = item
+                if verdict == ERASE:
+                    report.erased.append(_pointer(trail, name))
+                elif verdict == MASKED:
+                    report.masked.append(_pointer(trail, name))
+                    new = MASK
+                elif isinstance(item, dict | list):
+                    trail.append(pointer_token(name))
+                    new = self._walk(item, trail, report)
+                    trail.pop()
+                if out is None and (verdict != KEEP or new is not item):
+                    out = dict(list(value.items())[:n])
+                if out is not None and verdict != ERASE:
+                    out[key] = new
+            return value if out is None else out
         if isinstance(value, list):
-            return [self.apply(item, f"{base}/{n}", report) for n, item in enumerate(value)]
+            changed: list[Any] | None = None
+            for n, item in enumerate(value):
+                if isinstance(item, dict | list):
+                    trail.append(str(n))
+                    new = self._walk(item, trail, report)
+                    trail.pop()
+                    if new is not item and changed is None:
+                        changed = list(value)
+                    if changed is not None:
+                        changed[n] = new
+            return value if changed is None else changed
         return value
+
+
+def _pointer(trail: list[str], name: str) -> str:
+    """The JSON pointer of key `name` under the containers in `trail`."""
+    return "/".join(trail) + "/" + pointer_token(name)
 
 
 @dataclass(slots=True)
