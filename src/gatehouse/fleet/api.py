@@ -1,5 +1,6 @@
 """Routes: OPA's status and decision-log uploads, the fleet status and the decision log."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -78,6 +79,8 @@ def build_router(svc: Services) -> APIRouter:
     FleetReader = Annotated[Principal, Depends(authenticator(svc, "fleet:read"))]
     LogReader = Annotated[Principal, Depends(authenticator(svc, "decisions:read"))]
     redactors = Redactors(svc.db, svc.settings.decision_log_mask_from)
+    # SQLite has one writer at a time: uploads queue here instead of in its busy handler.
+    queue = asyncio.Lock() if svc.db.is_sqlite else None
     settings = svc.settings
 
     async def report(
@@ -134,7 +137,7 @@ def build_router(svc: Services) -> APIRouter:
         def unit(target: str) -> Any:
             return svc.write(request, who, "decision_log.upload", "opa_instance", target)
 
-        stored = await store_upload(unit, who.tenant_id, rows)
+        stored = await store_upload(unit, who.tenant_id, rows, queue)
         return DecisionUpload(
             received=stored.received, stored=stored.stored, duplicates=stored.duplicates
         )

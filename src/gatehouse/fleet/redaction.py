@@ -64,46 +64,64 @@ class Redactor:
         """
         return self._walk(value, [base], report)
 
-    def _walk(self, value: Any, trail: list[str], report: Redactions) -> Any:
-        """apply(), with the pointer kept as a list of tokens until one is needed."""
-        if isinstance(value, dict):
-            out: dict[str, Any] | None = None
-            for n, (key, item) in enumerate(value.items()):
-                name = key if isinstance(key, str) else str(key)
-                verdict = self.verdict(name)
-                new = item
-                if verdict == ERASE:
-                    report.erased.append(_pointer(trail, name))
-                elif verdict == MASKED:
-                    report.masked.append(_pointer(trail, name))
-                    new = MASK
-                elif isinstance(item, dict | list):
-                    trail.append(pointer_token(name))
+    def _walk(self, value: Any, trail: list[Any], report: Redactions) -> Any:
+        """apply(), with the pointer kept as a list of raw keys until one is needed."""
+        if type(value) is list:
+            return self._walk_list(value, trail, report)
+        if type(value) is not dict:
+            return value
+        known = self.verdicts.get
+        out: dict[Any, Any] | None = None
+        for key, item in value.items():
+            verdict = known(key)
+            if verdict is None:
+                verdict = self.verdict(key if isinstance(key, str) else str(key))
+            new = item
+            if verdict == KEEP:
+                if type(item) is dict or type(item) is list:
+                    trail.append(key)
                     new = self._walk(item, trail, report)
                     trail.pop()
-                if out is None and (verdict != KEEP or new is not item):
-                    out = dict(list(value.items())[:n])
-                if out is not None and verdict != ERASE:
-                    out[key] = new
-            return value if out is None else out
-        if isinstance(value, list):
-            changed: list[Any] | None = None
-            for n, item in enumerate(value):
-                if isinstance(item, dict | list):
-                    trail.append(str(n))
-                    new = self._walk(item, trail, report)
-                    trail.pop()
-                    if new is not item and changed is None:
-                        changed = list(value)
-                    if changed is not None:
-                        changed[n] = new
-            return value if changed is None else changed
-        return value
+            elif verdict == ERASE:
+                report.erased.append(_pointer(trail, key))
+            else:
+                report.masked.append(_pointer(trail, key))
+                new = MASK
+            if out is None and (verdict != KEEP or new is not item):
+                out = _before(value, key)
+            if out is not None and verdict != ERASE:
+                out[key] = new
+        return value if out is None else out
+
+    def _walk_list(self, value: list[Any], trail: list[Any], report: Redactions) -> list[Any]:
+        """_walk() of a list: only its containers can change."""
+        changed: list[Any] | None = None
+        for n, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                trail.append(n)
+                new = self._walk(item, trail, report)
+                trail.pop()
+                if new is not item and changed is None:
+                    changed = list(value)
+                if changed is not None:
+                    changed[n] = new
+        return value if changed is None else changed
 
 
-def _pointer(trail: list[str], name: str) -> str:
-    """The JSON pointer of key `name` under the containers in `trail`."""
-    return "/".join(trail) + "/" + pointer_token(name)
+def _before(value: dict[Any, Any], stop: Any) -> dict[Any, Any]:
+    """The items of `value` that come before key `stop`."""
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if key is stop:
+            break
+        out[key] = item
+    return out
+
+
+def _pointer(trail: list[Any], name: Any) -> str:
+    """The JSON pointer of key `name` under the containers in `trail` (trail[0]: the base)."""
+    tokens = [pointer_token(str(t)) for t in trail[1:]]
+    return "/".join([trail[0], *tokens, pointer_token(str(name))])
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -97,16 +98,18 @@ async def store_upload(
     unit: Unit,
     tenant_id: str,
     rows: list[dict[str, Any]],
+    queue: asyncio.Lock | None = None,
 ) -> decisionlog.Stored:
     """Store an upload in one unit of work (`unit(target)`), audited as one entry.
 
     Two uploads of the same decision at once collide on the unique index; the loser is retried
-    once, and then finds the decision stored.
+    once, and then finds the decision stored. `queue` makes uploads in this process wait their
+    turn in memory: SQLite admits one writer, and its busy handler waits by sleeping.
     """
     target = instances_of(rows)
     for attempt in (1, 2):
         try:
-            async with unit(target) as (session, actor):
+            async with queue or contextlib.nullcontext(), unit(target) as (session, actor):
                 now = datetime.now(UTC)
                 stored = await decisionlog.store(session, tenant_id, rows, now)
                 after = {
