@@ -191,13 +191,12 @@ def build_router(svc: Services) -> APIRouter:
                 who.tenant_id,
                 str(after) if after is not None else None,
                 limit + 1,
-                cutoff if stale else None,
+                cutoff,
+                stale,
             )
             counts = await status.counts(session, who.tenant_id, cutoff)
         shown = rows[:limit]
         items = [await instance_view(svc.served_revisions, r, now, stale_after) for r in shown]
-        if stale is False:
-            items = [item for item in items if not item.stale]
         more = len(rows) > limit and bool(shown)
         return FleetStatus(
             items=items,

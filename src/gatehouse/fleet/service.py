@@ -26,7 +26,7 @@ from gatehouse.fleet.wire import decode, parse_json
 from gatehouse.kit.problems import Problem
 
 REDACTOR_TTL = 30.0  # seconds a tenant's classification is reused before it is read again
-THREAD_ABOVE = 64 * 1024  # bodies larger than this are decompressed and parsed off the loop
+THREAD_ABOVE = 16 * 1024  # bodies larger than this are decompressed and parsed off the loop
 NUL_ESCAPE = b"\\u0000"
 LOG_HINT = (
     "Lower OPA's decision_logs.reporting.upload_size_limit_bytes, or raise "

@@ -104,14 +104,18 @@ async def instances(
     tenant_id: str,
     after: str | None,
     limit: int,
-    silent_before: datetime | None = None,
+    cutoff: datetime,
+    stale: bool | None = None,
 ) -> Sequence[OpaInstance]:
-    """A page of the tenant's instances by id; only those silent since `silent_before` if set."""
+    """A page of the tenant's instances by id: all, or only those silent since `cutoff`
+    (`stale` true) or only those that reported since (`stale` false)."""
     stmt = select(OpaInstance).where(OpaInstance.tenant_id == tenant_id)
     if after is not None:
         stmt = stmt.where(OpaInstance.instance_id > after)
-    if silent_before is not None:
-        stmt = stmt.where(OpaInstance.last_report_at < silent_before)
+    if stale is True:
+        stmt = stmt.where(OpaInstance.last_report_at < cutoff)
+    elif stale is False:
+        stmt = stmt.where(OpaInstance.last_report_at >= cutoff)
     stmt = stmt.order_by(OpaInstance.instance_id).limit(limit)
     return (await session.scalars(stmt.execution_options(**{TENANT: tenant_id}))).all()
 
