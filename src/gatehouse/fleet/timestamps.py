@@ -12,7 +12,7 @@ def parse_rfc3339(value: str) -> datetime:
     """An aware datetime (fractions past microseconds dropped); ValueError when not RFC 3339."""
     if len(value) < 20 or value[10] not in "Tt ":
         raise ValueError("not an RFC 3339 date-time")
-    parsed = datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows `t` and `z`
     if parsed.tzinfo is None:
         raise ValueError("an RFC 3339 date-time needs a zone (`Z` or an offset)")
     return parsed.astimezone(UTC)
