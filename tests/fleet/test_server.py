@@ -5,18 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.cli.test_cli import free_port
 from tests.fleet.conftest import event, gz, status_report
+from tests.serving import serving
 
 pytestmark = pytest.mark.xdist_group("cli")
 GATEHOUSE = str(Path(sys.executable).parent / "gatehouse")
@@ -46,27 +44,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         json.loads(gh("token", "create", "--tenant", "acme", "-s", scope, "--json"))["token"]
         for scope in ("fleet:report", "decisions:read")
     ]
-    port = free_port()
-    proc = subprocess.Popen(
-        [GATEHOUSE, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serving(env) as url:
         yield url, tokens[0], tokens[1]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
 
 
 def test_an_opa_reports_and_uploads_over_http(server: tuple[str, str, str]) -> None:
