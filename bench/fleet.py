@@ -5,7 +5,8 @@ On one `gatehouse serve` process (the client in this process, on the other CPU),
   in a loop in this process (the floor any receiver pays before it stores anything);
 - ingestion: the same bodies POSTed to /opa/logs over keep-alive connections, as OPA's
   decision-log plugin sends them (gzip JSON arrays, `BENCH_FLEET_EVENTS` events each), every
-  event new, so each upload is decoded, checked, redacted, stored and audited.
+  event new, so each upload is decoded, checked, redacted, stored and audited; on a SQLite
+  store (the metric), then on the local PostgreSQL (`BENCH_FLEET_STORES`).
 Reports events per second for each and their ratio.
 """
 
@@ -19,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from _common import BenchError, Server, bench_env, cli, cpu_sets, emit, log, pinned, temp_home
@@ -28,6 +30,8 @@ EVENTS = int(os.environ.get("BENCH_FLEET_EVENTS", "200"))
 UPLOADS = int(os.environ.get("BENCH_FLEET_UPLOADS", "150"))
 CONNECTIONS = int(os.environ.get("BENCH_FLEET_CONNECTIONS", "4"))
 WARMUP = 5
+STORES = os.environ.get("BENCH_FLEET_STORES", "sqlite,postgres").split(",")
+PG_DB = "gatehouse_bench_fleet"
 NEVER_REFUSED = "100000000"
 
 
@@ -109,14 +113,14 @@ async def post_all(port: int, token: str, uploads: list[bytes]) -> tuple[float, 
         return time.perf_counter() - started, latencies
 
 
-def run() -> dict[str, Any]:
-    """Serve, measure the raw parse floor, then ingest the same uploads over HTTP."""
+def ingest(store: str, database_url: str, warm: list[bytes], measured: list[bytes]) -> Any:
+    """One server on `database_url`: seconds to post every measured upload, and latencies."""
     server_cpus, client_cpus = cpu_sets()
-    warm, measured = bodies(WARMUP, 0), bodies(UPLOADS, WARMUP * EVENTS)
-    size = sum(len(b) for b in measured) / len(measured)
-    log(f"{UPLOADS} uploads of {EVENTS} events, {size / 1024:.1f} KiB gzip each")
     with temp_home() as home:
-        env = bench_env(home, rate_limit_enterprise=NEVER_REFUSED, log_level="WARNING")
+        settings = {"rate_limit_enterprise": NEVER_REFUSED, "log_level": "WARNING"}
+        if database_url:
+            settings["database_url"] = database_url
+        env = bench_env(home, **settings)
         cli(["db", "upgrade"], env, home)
         cli(["tenant", "create", "bench", "--tier", "enterprise"], env, home)
         made = cli(
@@ -126,17 +130,37 @@ def run() -> dict[str, Any]:
         )
         token = str(json.loads(made)["token"])
         with Server(env, home, server_cpus) as server, pinned(client_cpus):
-            floor = baseline(measured)
-            log(f"baseline: {floor:,.0f} events/s (gzip + orjson)")
             asyncio.run(post_all(server.port, token, warm))
             elapsed, latencies = asyncio.run(post_all(server.port, token, measured))
-    rate = UPLOADS * EVENTS / elapsed
+    rate = len(measured) * EVENTS / elapsed
+    log(f"{store}: {rate:,.0f} events/s")
     latencies.sort()
-    log(f"ingest: {rate:,.0f} events/s")
-    return {
+    return rate, elapsed, latencies
+
+
+async def admin(sql: str) -> None:
+    """One statement on the local PostgreSQL server's admin database."""
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def run() -> dict[str, Any]:
+    """The raw parse floor, then the same uploads through a server on each store."""
+    server_cpus, client_cpus = cpu_sets()
+    warm, measured = bodies(WARMUP, 0), bodies(UPLOADS, WARMUP * EVENTS)
+    size = sum(len(b) for b in measured) / len(measured)
+    log(f"{UPLOADS} uploads of {EVENTS} events, {size / 1024:.1f} KiB gzip each")
+    with pinned(client_cpus):
+        floor = baseline(measured)
+    log(f"baseline: {floor:,.0f} events/s (gzip + orjson)")
+    rate, elapsed, latencies = ingest("sqlite", "", warm, measured)
+    result: dict[str, Any] = {
         "bench": BENCH,
         "metric": round(rate, 1),
-        "unit": "decision events/s through POST /opa/logs",
+        "unit": "decision events/s through POST /opa/logs (SQLite store)",
         "baseline_events_per_s": round(floor, 1),
         "ingest_vs_baseline": round(rate / floor, 4),
         "uploads_per_s": round(UPLOADS / elapsed, 1),
@@ -147,6 +171,20 @@ def run() -> dict[str, Any]:
         "connections": CONNECTIONS,
         "pinned": server_cpus is not None,
     }
+    if "postgres" in STORES:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+        asyncio.run(admin(f'CREATE DATABASE "{PG_DB}"'))
+        try:
+            url = f"postgresql+asyncpg://postgres@127.0.0.1/{PG_DB}"
+            pg_rate, _, pg_latencies = ingest("postgres", url, warm, measured)
+        finally:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+        result["postgres_events_per_s"] = round(pg_rate, 1)
+        result["postgres_vs_baseline"] = round(pg_rate / floor, 4)
+        result["postgres_upload_p99_ms"] = round(
+            pg_latencies[int(len(pg_latencies) * 0.99) - 1] * 1000, 1
+        )
+    return result
 
 
 def main() -> int:
