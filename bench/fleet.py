@@ -16,6 +16,7 @@ import asyncio
 import gzip
 import json
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -138,6 +139,15 @@ def ingest(store: str, database_url: str, warm: list[bytes], measured: list[byte
     return rate, elapsed, latencies
 
 
+def reachable() -> bool:
+    """Whether the local PostgreSQL answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 async def admin(sql: str) -> None:
     """One statement on the local PostgreSQL server's admin database."""
     conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
@@ -171,7 +181,9 @@ def run() -> dict[str, Any]:
         "connections": CONNECTIONS,
         "pinned": server_cpus is not None,
     }
-    if "postgres" in STORES:
+    if "postgres" in STORES and not reachable():
+        log("postgres: no server on 127.0.0.1:5432, skipped")
+    elif "postgres" in STORES:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
         asyncio.run(admin(f'CREATE DATABASE "{PG_DB}"'))
         try:

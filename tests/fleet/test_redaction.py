@@ -76,6 +76,7 @@ def sensitive_event() -> dict[str, Any]:
         result={"allow": True, "salary": 98000},
         erased=["/input/ssn"],
         masked=["/input/name"],
+        request_context={"http": {"headers": {"Authorization": ["Bearer xyz"], "X-Id": ["7"]}}},
     )
 
 
@@ -110,8 +111,10 @@ async def test_restricted_attributes_and_secrets_are_erased(harness: Harness) ->
         "/input/items/0/salary",
         "/input/a~1b/salary",
         "/result/salary",
+        "/request_context/http/headers/Authorization",
     ]
     assert row.masked == ["/input/name"]
+    assert row.extra == {"req_id": 3, "request_context": {"http": {"headers": {"X-Id": ["7"]}}}}
     stored = orjson.dumps([row.input, row.result, row.extra, row.labels]).decode()
     assert not any(value in stored for value in SECRET_VALUES)
 

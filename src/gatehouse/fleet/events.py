@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gatehouse.fleet.redaction import MASKED_PARTS, Redactions, Redactor, merged
+from gatehouse.fleet.redaction import Redactions, Redactor, merged
 from gatehouse.fleet.timestamps import parse_rfc3339
 from gatehouse.kit.problems import Problem
 
@@ -28,6 +28,27 @@ COLUMNS = frozenset(
         "masked",
         "requested_by",
         "error",
+    }
+)
+# What describes a decision rather than carries its data: checked, never redacted. Every other
+# part (input, result, mapped_result, nd_builtin_cache, request_context, error, anything newer)
+# may carry personal data or credentials and is redacted.
+METADATA = frozenset(
+    {
+        "decision_id",
+        "timestamp",
+        "labels",
+        "path",
+        "query",
+        "bundles",
+        "metrics",
+        "erased",
+        "masked",
+        "requested_by",
+        "req_id",
+        "trace_id",
+        "span_id",
+        "revision",
     }
 )
 # Total time OPA spent on the request, else the evaluation alone (nanoseconds).
@@ -134,39 +155,35 @@ def latency_ms(metrics: dict[str, Any] | None) -> float | None:
 
 
 def to_row(event: dict[str, Any], at: datetime, redactor: Redactor) -> dict[str, Any]:
-    """The decision-log row of a checked event, its input and result redacted."""
+    """The decision-log row of a checked event, every free-form part of it redacted."""
     report = Redactions()
-    parts = {
-        part: redactor.apply(event[part], f"/{part}", report)
-        for part in MASKED_PARTS
-        if part in event
+    doc = {
+        key: value if key in METADATA else redactor.apply(value, f"/{key}", report)
+        for key, value in event.items()
     }
-    extra = {k: v for k, v in event.items() if k not in COLUMNS and v is not None}
-    for part in ("mapped_result", "nd_builtin_cache"):
-        if part in parts:
-            extra[part] = parts[part]
-    labels = event.get("labels") or {}
-    metrics = event.get("metrics")
+    extra = {k: v for k, v in doc.items() if k not in COLUMNS and v is not None}
+    labels = doc.get("labels") or {}
+    metrics = doc.get("metrics")
     return {
-        "decision_id": event["decision_id"],
+        "decision_id": doc["decision_id"],
         "decided_at": at,
         "engine": OPA_ENGINE,
         "instance_id": labels.get("id", "")[:200],
         "endpoint": None,
-        "path": (event.get("path") or "").lstrip("/"),
-        "query": event.get("query"),
-        "input": parts.get("input"),
-        "defined": "result" in event,
-        "result": parts.get("result"),
+        "path": (doc.get("path") or "").lstrip("/"),
+        "query": doc.get("query"),
+        "input": doc.get("input"),
+        "defined": "result" in doc,
+        "result": doc.get("result"),
         "latency_ms": latency_ms(metrics),
         "cache_hit": None,
         "labels": labels,
-        "bundles": event.get("bundles") or {},
+        "bundles": doc.get("bundles") or {},
         "metrics": metrics,
-        "erased": merged(event.get("erased") or [], report.erased),
-        "masked": merged(event.get("masked") or [], report.masked),
-        "requested_by": event.get("requested_by"),
-        "error": event.get("error"),
+        "erased": merged(doc.get("erased") or [], report.erased),
+        "masked": merged(doc.get("masked") or [], report.masked),
+        "requested_by": doc.get("requested_by"),
+        "error": doc.get("error"),
         "extra": extra or None,
     }
 

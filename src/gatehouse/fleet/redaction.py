@@ -16,8 +16,6 @@ from typing import Any
 from gatehouse.connectors.protocol import Sensitivity
 from gatehouse.kit.masking import MASK, secret_key
 
-# The parts of an event OPA's mask policy may touch, and so may Gatehouse's.
-MASKED_PARTS = ("input", "result", "mapped_result", "nd_builtin_cache")
 KEEP, ERASE, MASKED = 0, 1, 2
 VERDICT_CACHE = 10_000  # distinct keys remembered per redactor
 
