@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 from typing import Any
@@ -271,3 +272,16 @@ async def test_large_uploads_are_stored(harness: Harness) -> None:
     resp = await post_logs(harness, token, events, encoding=None)
     assert resp.status_code == 200, resp.text
     assert resp.json()["stored"] == 40
+
+
+@BOTH
+async def test_concurrent_uploads_of_the_same_decisions_store_each_once(harness: Harness) -> None:
+    """Two OPAs' retries racing: whichever commits second finds the decisions stored."""
+    token = await reporter(harness)
+    events = [event(n) for n in range(300)]
+    answers = await asyncio.gather(*(post_logs(harness, token, events) for _ in range(3)))
+    bodies = [a.json() for a in answers]
+    assert all(a.status_code == 200 for a in answers), bodies
+    assert sum(b["stored"] for b in bodies) == 300
+    assert sum(b["duplicates"] for b in bodies) == 600
+    assert await stored(harness) == 300

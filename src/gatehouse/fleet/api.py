@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gatehouse.audit import service as audit
@@ -29,7 +29,7 @@ from gatehouse.services import Services
 LOGS_PATH = "/opa/logs"
 STATUS_PATH = "/opa/status"
 EXPORT_MAX = 1_000_000
-Partition = Annotated[str, Query(max_length=200)]
+Partition = Annotated[str, Path(max_length=200, description="OPA's `partition_name`.")]
 Time = Annotated[datetime | None, Query(description="RFC 3339; decisions at or after it.")]
 Until = Annotated[datetime | None, Query(description="RFC 3339; decisions before it.")]
 LOG_BODY: dict[str, Any] = {
@@ -115,11 +115,9 @@ def build_router(svc: Services) -> APIRouter:
         responses=problems(400, 413, 422),
     )
     async def opa_status_partition(
-        request: Request, who: Reporter, body: OpaStatusReport, partition: str
+        request: Request, who: Reporter, body: OpaStatusReport, partition: Partition
     ) -> StatusAccepted:
         """The same, for OPAs configured with `status.partition_name`."""
-        if len(partition) > 200:
-            raise Problem(422, "The partition name is at most 200 characters.")
         return await report(request, who, body, partition)
 
     async def upload(request: Request, who: Principal) -> DecisionUpload:
@@ -161,7 +159,9 @@ def build_router(svc: Services) -> APIRouter:
         responses=problems(400, 413, 415, 422),
         openapi_extra=LOG_BODY,
     )
-    async def opa_logs_partition(request: Request, who: Reporter, partition: str) -> DecisionUpload:
+    async def opa_logs_partition(
+        request: Request, who: Reporter, partition: Partition
+    ) -> DecisionUpload:
         """The same, for OPAs configured with `decision_logs.partition_name`."""
         return await upload(request, who)
 
