@@ -12,6 +12,7 @@ from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.fleet import decisionlog, export, status
 from gatehouse.fleet.decisionlog import DecisionFilter
+from gatehouse.fleet.revisions import Remembered
 from gatehouse.fleet.schemas import (
     DecisionOut,
     DecisionUpload,
@@ -196,7 +197,8 @@ def build_router(svc: Services) -> APIRouter:
             )
             counts = await status.counts(session, who.tenant_id, cutoff)
         shown = rows[:limit]
-        items = [await instance_view(svc.served_revisions, r, now, stale_after) for r in shown]
+        source = Remembered(svc.served_revisions)  # instances share bundles and revisions
+        items = [await instance_view(source, r, now, stale_after) for r in shown]
         more = len(rows) > limit and bool(shown)
         return FleetStatus(
             items=items,

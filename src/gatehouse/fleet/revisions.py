@@ -78,3 +78,25 @@ async def lag_of(
         count = max(served.sequence - known.sequence, 0)
     since = min((t for t in (noticed, served.published_at) if t is not None), default=None)
     return Lag(served, True, count, since)
+
+
+class Remembered:
+    """A source that asks the one it wraps once per question (for one listing)."""
+
+    def __init__(self, source: RevisionSource) -> None:
+        self.source = source
+        self.answers: dict[tuple[str, str, str | None], ServedRevision | None] = {}
+
+    async def current(self, tenant_id: str, bundle: str) -> ServedRevision | None:
+        """The wrapped source's answer, asked once."""
+        key = (tenant_id, bundle, None)
+        if key not in self.answers:
+            self.answers[key] = await self.source.current(tenant_id, bundle)
+        return self.answers[key]
+
+    async def lookup(self, tenant_id: str, bundle: str, revision: str) -> ServedRevision | None:
+        """The wrapped source's answer, asked once."""
+        key = (tenant_id, bundle, revision)
+        if key not in self.answers:
+            self.answers[key] = await self.source.lookup(tenant_id, bundle, revision)
+        return self.answers[key]
