@@ -22,6 +22,8 @@ from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.distribution import api as distribution_api
+from gatehouse.fleet import api as fleet_api
+from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
@@ -134,6 +136,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         sync_api,
         imports_api,
         distribution_api,
+        fleet_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))
@@ -146,6 +149,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         path_limits={
             f"{SCIM_PREFIX}/Bulk": settings.scim_bulk_max_payload_bytes,
             IMPORT_PATH: upload_limit,
+            LOGS_PATH: settings.decision_log_max_bytes,
+            STATUS_PATH: settings.opa_status_max_bytes,
         },
         limit_hints={IMPORT_PATH: upload_hint},
     )

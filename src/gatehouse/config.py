@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -111,6 +111,41 @@ class Settings(BaseSettings):
     )
     distribution_gzip_level: int = Field(
         1, ge=1, le=9, description="gzip level of bundles (1: fastest; data compresses well)."
+    )
+    opa_status_max_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest OPA status report (they carry OPA's Prometheus metrics).",
+    )
+    opa_status_interval_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="How often OPA instances are expected to report (their bundle polling).",
+    )
+    opa_stale_intervals: int = Field(
+        3, ge=1, le=1000, description="Intervals without a report before an instance is stale."
+    )
+    decision_log_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest decision-log upload as sent (gzip-compressed).",
+    )
+    decision_log_max_decompressed_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest decision-log upload once decompressed (guards against gzip bombs).",
+    )
+    decision_log_max_events: int = Field(
+        20_000, ge=1, le=1_000_000, description="Most decision events in one upload."
+    )
+    decision_log_mask_from: Literal["confidential", "restricted"] = Field(
+        "restricted",
+        description="Input fields classified at this level or above are not stored as sent: "
+        "restricted ones are erased, confidential ones (when `confidential`) masked.",
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")

@@ -19,6 +19,8 @@ from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
 from gatehouse.distribution.hub import Distribution
+from gatehouse.distribution.served import ServedRevisions
+from gatehouse.fleet.revisions import NoRevisions, RevisionSource
 from gatehouse.kit.problems import Problem
 from gatehouse.observability.metrics import Metrics
 from gatehouse.ratelimit.limiter import RateLimiter
@@ -44,6 +46,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
     distribution: Distribution = field(init=False)
+    # Which bundle revision each tenant's OPAs should run (set by the distribution package).
+    served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Called with the tenant after each committed write (data documents catch up at once).
@@ -59,6 +63,7 @@ class Services:
     def __post_init__(self) -> None:
         self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
         self.on_write.append(self.distribution.written)
+        self.served_revisions = ServedRevisions(self.distribution)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""

@@ -12,6 +12,7 @@ from gatehouse.distribution.models import (
     SigningKey,
 )
 from gatehouse.events.models import Event
+from gatehouse.fleet.models import DecisionRecord, OpaInstance
 from gatehouse.identity.models import (
     Conflict,
     Group,
@@ -33,6 +34,7 @@ __all__ = [
     "Base",
     "Conflict",
     "Connection",
+    "DecisionRecord",
     "DocumentConfig",
     "DocumentState",
     "EncryptionKey",
@@ -43,6 +45,7 @@ __all__ = [
     "Identity",
     "IdentityLink",
     "Membership",
+    "OpaInstance",
     "RecordVersion",
     "Resource",
     "Revision",

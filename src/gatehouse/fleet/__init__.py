@@ -1,0 +1,1 @@
+"""Feedback from the OPA fleet: status reports, decision logs and their search."""
