@@ -63,7 +63,7 @@ class Services:
     def __post_init__(self) -> None:
         self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
         self.on_write.append(self.distribution.written)
-        self.served_revisions = ServedRevisions(self.distribution)
+        self.served_revisions = ServedRevisions(self.db)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""

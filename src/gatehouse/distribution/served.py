@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gatehouse.distribution.hub import Distribution
+from gatehouse.db.engine import Database
 from gatehouse.distribution.models import Revision
 from gatehouse.fleet.revisions import ServedRevision
 
@@ -12,35 +12,38 @@ GATEHOUSE_BUNDLE = "gatehouse"  # besides the tenant's id, the bundle name OPA c
 
 
 class ServedRevisions:
-    """Gatehouse's own bundle: named `gatehouse` or as the tenant in OPA's configuration."""
+    """Gatehouse's own bundle (named `gatehouse` or as the tenant in OPA's configuration), read
+    from the published revisions: nothing is built or written to answer, and a tenant whose
+    document was never built serves nothing."""
 
-    def __init__(self, hub: Distribution) -> None:
-        self.hub = hub
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def current(self, tenant_id: str, bundle: str) -> ServedRevision | None:
-        """The revision `/bundles/{tenant}` serves now; None for bundles not Gatehouse's."""
+        """The newest revision published for the tenant; None for bundles not Gatehouse's."""
         if bundle not in (tenant_id, GATEHOUSE_BUNDLE):
             return None
-        now = await self.hub.current(tenant_id)
-        prefix = now.content_hash[:16]
-        known = await self._known(tenant_id, now.revision, prefix)
-        return known or ServedRevision(f"{now.revision}-{prefix}", None, now.revision)
+        stmt = select(Revision.revision, Revision.content_hash, Revision.created_at).where(
+            Revision.tenant_id == tenant_id
+        )
+        return await self._first(tenant_id, stmt.order_by(Revision.revision.desc()).limit(1))
 
     async def lookup(self, tenant_id: str, bundle: str, revision: str) -> ServedRevision | None:
         """An earlier revision by its manifest text (`<counter>-<hash prefix>`), if published."""
         counter, _, prefix = revision.partition("-")
         if bundle not in (tenant_id, GATEHOUSE_BUNDLE) or not counter.isdigit() or not prefix:
             return None
-        return await self._known(tenant_id, int(counter), prefix)
+        stmt = select(Revision.revision, Revision.content_hash, Revision.created_at).where(
+            Revision.tenant_id == tenant_id, Revision.revision == int(counter)
+        )
+        found = await self._first(tenant_id, stmt)
+        return found if found is not None and found.revision == revision else None
 
-    async def _known(self, tenant_id: str, counter: int, prefix: str) -> ServedRevision | None:
-        async with self.hub.db.transaction(write=False) as session:
-            stmt = select(Revision.content_hash, Revision.created_at).where(
-                Revision.tenant_id == tenant_id, Revision.revision == counter
-            )
-            found = (
-                await session.execute(stmt.execution_options(gatehouse_tenant_id=tenant_id))
-            ).one_or_none()
-        if found is None or found.content_hash[:16] != prefix:
+    async def _first(self, tenant_id: str, stmt: object) -> ServedRevision | None:
+        async with self.db.transaction(write=False) as session:
+            scoped = stmt.execution_options(gatehouse_tenant_id=tenant_id)  # type: ignore[attr-defined]
+            row = (await session.execute(scoped)).first()
+        if row is None:
             return None
-        return ServedRevision(f"{counter}-{prefix}", found.created_at, counter)
+        counter, content_hash, published = row
+        return ServedRevision(f"{counter}-{content_hash[:16]}", published, counter)

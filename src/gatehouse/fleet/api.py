@@ -91,8 +91,12 @@ def build_router(svc: Services) -> APIRouter:
         instance_id = body.labels["id"]
         now = datetime.now(UTC)
         action = "opa.status"
+        # Asked before the write: answering may read the store, which must not wait on it.
+        source = Remembered(svc.served_revisions)
+        for name in status.reported_bundles(body):
+            await source.current(who.tenant_id, name)
         async with svc.write(request, who, action, "opa_instance", instance_id) as (s, actor):
-            row = await status.record(s, who.tenant_id, body, partition, svc.served_revisions, now)
+            row = await status.record(s, who.tenant_id, body, partition, source, now)
             revisions = {n: b.get("active_revision", "") for n, b in row.bundles.items()}
             failing = sorted(n for n, b in row.bundles.items() if b.get("code"))
             after = {"bundles": revisions, "version": row.version, "failing": failing}
