@@ -260,3 +260,14 @@ def load(
         raise BenchError(f"load generator on {path} failed ({proc.returncode}):\n{err.strip()}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+async def admin(sql: str) -> None:
+    """Run one statement on the local PostgreSQL server's admin database."""
+    import asyncpg  # only the benchmarks that use PostgreSQL need it
+
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

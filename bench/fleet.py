@@ -21,10 +21,20 @@ import sys
 import time
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
-from _common import BenchError, Server, bench_env, cli, cpu_sets, emit, log, pinned, temp_home
+from _common import (
+    BenchError,
+    Server,
+    admin,
+    bench_env,
+    cli,
+    cpu_sets,
+    emit,
+    log,
+    pinned,
+    temp_home,
+)
 
 BENCH = "fleet"
 EVENTS = int(os.environ.get("BENCH_FLEET_EVENTS", "200"))
@@ -146,15 +156,6 @@ def reachable() -> bool:
             return True
     except OSError:
         return False
-
-
-async def admin(sql: str) -> None:
-    """One statement on the local PostgreSQL server's admin database."""
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def run() -> dict[str, Any]:

@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from _common import emit, log, temp_home
+from _common import admin, emit, log, temp_home
 
 from gatehouse.audit.context import Actor
 from gatehouse.connectors.builtin.files import import_batches
@@ -96,15 +95,6 @@ def hr_csv() -> bytes:
         return Path(home, "hr.csv").read_bytes()
 
 
-async def pg_admin(statement: str) -> None:
-    """Run one statement on the server's `postgres` database."""
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def import_into(url: str, data: bytes) -> float:
     """Wall seconds to import the file into a fresh store at `url` (tenant set-up excluded)."""
     db = Database(url)
@@ -135,13 +125,13 @@ async def whole_imports(data: bytes) -> dict[str, float]:
             found["sqlite"] = await import_into(f"sqlite+aiosqlite:///{home / 's.db'}", data)
         log(f"whole import into SQLite: {found['sqlite']:.2f} s")
     if "postgres" in STORES:
-        await pg_admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
-        await pg_admin(f'CREATE DATABASE "{STORE_DB}"')
+        await admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
+        await admin(f'CREATE DATABASE "{STORE_DB}"')
         try:
             url = f"postgresql+asyncpg://postgres@127.0.0.1/{STORE_DB}"
             found["postgres"] = await import_into(url, data)
         finally:
-            await pg_admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
+            await admin(f'DROP DATABASE IF EXISTS "{STORE_DB}" WITH (FORCE)')
         log(f"whole import into PostgreSQL: {found['postgres']:.2f} s")
     return found
 

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, log
+from _common import admin, emit, log
 
 from gatehouse.audit.context import Actor
 from gatehouse.connectors.environment import Environment, using
@@ -107,15 +107,6 @@ SOURCE_SQL: list[tuple[str, tuple[int, ...]]] = [
     ),
     ("ANALYZE", ()),
 ]
-
-
-async def admin(sql: str) -> None:
-    """Run one statement on the PostgreSQL server's admin database."""
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def prepare_source() -> int:

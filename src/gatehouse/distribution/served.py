@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import Select, select
 
 from gatehouse.db.engine import Database
+from gatehouse.db.tenancy import TENANT
 from gatehouse.distribution.models import Revision
 from gatehouse.fleet.revisions import ServedRevision
 
@@ -39,9 +42,11 @@ class ServedRevisions:
         found = await self._first(tenant_id, stmt)
         return found if found is not None and found.revision == revision else None
 
-    async def _first(self, tenant_id: str, stmt: object) -> ServedRevision | None:
+    async def _first(
+        self, tenant_id: str, stmt: Select[int, str, datetime]
+    ) -> ServedRevision | None:
         async with self.db.transaction(write=False) as session:
-            scoped = stmt.execution_options(gatehouse_tenant_id=tenant_id)  # type: ignore[attr-defined]
+            scoped = stmt.execution_options(**{TENANT: tenant_id})
             row = (await session.execute(scoped)).first()
         if row is None:
             return None
