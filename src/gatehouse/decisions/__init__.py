@@ -1,0 +1,1 @@
+"""Decisions: embedded Rego engines, remote OPA routing, and the APIs that ask them."""
