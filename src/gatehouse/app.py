@@ -32,6 +32,7 @@ from gatehouse.kit.problems import install_problem_handlers
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
 from gatehouse.observability.middleware import RequestMiddleware
+from gatehouse.opal import api as opal_api
 from gatehouse.ratelimit.limiter import RateLimiter
 from gatehouse.scim import api as scim_api
 from gatehouse.scim import errors as scim_errors
@@ -100,12 +101,15 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         worker = start_worker(svc) if settings.worker_in_process else None
         stop_distribution = asyncio.Event()
         distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
+        opal = asyncio.create_task(svc.opal.run(stop_distribution))
         try:
             yield
         finally:
             stop_distribution.set()
             svc.distribution.wake.set()
+            svc.opal.wake.set()
             await distribution
+            await opal
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
@@ -137,6 +141,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         imports_api,
         distribution_api,
         fleet_api,
+        opal_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))

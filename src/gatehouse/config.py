@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     distribution_gzip_level: int = Field(
         1, ge=1, le=9, description="gzip level of bundles (1: fastest; data compresses well)."
     )
+    opal_max_document_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest data document OPAL clients may fetch from /opal/pip-data.",
+    )
+    opal_report_max_bytes: int = Field(
+        256 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest OPAL client report."
+    )
+    opal_retry_max_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between retries of an OPAL publish."
+    )
+    opal_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the OPAL publisher looks for due publishes."
+    )
     opa_status_max_bytes: int = Field(
         4 * 1024 * 1024,
         ge=1024,

@@ -23,6 +23,8 @@ from gatehouse.distribution.served import ServedRevisions
 from gatehouse.fleet.revisions import NoRevisions, RevisionSource
 from gatehouse.kit.problems import Problem
 from gatehouse.observability.metrics import Metrics
+from gatehouse.opal.documents import OpalDocuments
+from gatehouse.opal.publisher import OpalPublisher
 from gatehouse.ratelimit.limiter import RateLimiter
 from gatehouse.secrets.keyring import KeyRing
 
@@ -46,6 +48,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
     distribution: Distribution = field(init=False)
+    opal_documents: OpalDocuments = field(init=False)
+    opal: OpalPublisher = field(init=False)
     # Which bundle revision each tenant's OPAs should run (set by the distribution package).
     served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
@@ -63,6 +67,13 @@ class Services:
     def __post_init__(self) -> None:
         self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
         self.on_write.append(self.distribution.written)
+        self.opal_documents = OpalDocuments(
+            self.distribution, self.settings.opal_max_document_bytes
+        )
+        self.opal = OpalPublisher(
+            self.db, self.settings, lambda: self.keys, self.distribution, self.opal_documents
+        )
+        self.on_write.append(self.opal.written)
         self.served_revisions = ServedRevisions(self.db)
 
     def wake_worker(self) -> None:

@@ -88,6 +88,11 @@ class Org:
 @pytest.fixture
 async def org(harness: Harness) -> Org:
     """Tenant `acme`: alice and bob; engineering inside staff; alice in engineering."""
+    return await acme(harness)
+
+
+async def acme(harness: Harness) -> Org:
+    """Provision tenant `acme`: alice and bob; engineering inside staff; alice in engineering."""
     tenant = await harness.tenant("acme")
     admin = await harness.token(tenant, "admin:*")
     reader = await harness.token(tenant, "bundles:read")

@@ -29,6 +29,8 @@ CATALOG: tuple[Scope, ...] = (
     Scope("connections:write", "Create, change, test and sync connections."),
     Scope("bundles:read", "Download policy bundles and data documents."),
     Scope("bundles:write", "Configure data documents and manage bundle signing keys."),
+    Scope("opal:read", "Fetch OPAL data documents, send OPAL clients' update reports, see status."),
+    Scope("opal:write", "Configure OPAL publishing and publish to the OPAL server."),
     Scope("decisions:evaluate", "Ask for authorization decisions."),
     Scope("decisions:read", "Search and export the decision log."),
     Scope("fleet:report", "Send OPA status reports and decision logs (an OPA's token)."),

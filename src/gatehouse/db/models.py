@@ -23,6 +23,7 @@ from gatehouse.identity.models import (
     RecordVersion,
     Resource,
 )
+from gatehouse.opal.models import OpalPublish, OpalReport, OpalSettingsRow
 from gatehouse.secrets.models import EncryptionKey, Secret
 from gatehouse.sync.models import StreamCursor, SyncRun, SyncSchedule
 from gatehouse.tenants.models import Tenant
@@ -46,6 +47,9 @@ __all__ = [
     "IdentityLink",
     "Membership",
     "OpaInstance",
+    "OpalPublish",
+    "OpalReport",
+    "OpalSettingsRow",
     "RecordVersion",
     "Resource",
     "Revision",

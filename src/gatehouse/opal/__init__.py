@@ -1,0 +1,1 @@
+"""OPAL integration: data endpoints OPAL clients fetch, and DataUpdates published to OPAL."""

@@ -1,0 +1,85 @@
+"""The data documents OPAL clients fetch: the hub's document below its root, or a part of it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cachetools import LRUCache
+
+from gatehouse.distribution.hub import Distribution
+from gatehouse.kit.problems import Problem
+
+MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A document (or part) at one revision, encoded."""
+
+    etag: str
+    revision: int
+    body: bytes
+    root: tuple[str, ...]
+
+
+def too_large(size: int, limit: int) -> Problem:
+    """The refusal of a document over the OPAL limit."""
+    return Problem(
+        422,
+        f"The data document is {size} bytes, over the OPAL limit of {limit} "
+        "(GATEHOUSE_OPAL_MAX_DOCUMENT_BYTES): fetch parts of it (/opal/pip-data/{tenant}/{path}), "
+        "include fewer streams or fields (PUT /v1/distribution/config), or raise the limit.",
+        title="Data document too large",
+        size_bytes=size,
+        limit_bytes=limit,
+    )
+
+
+def below(doc: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` inside `doc`, or MISSING."""
+    for segment in path:
+        if not isinstance(doc, dict) or segment not in doc:
+            return MISSING
+        doc = doc[segment]
+    return doc
+
+
+class OpalDocuments:
+    """Documents for OPAL clients, built from the distribution hub's snapshot, cached by ETag."""
+
+    def __init__(self, hub: Distribution, limit: int) -> None:
+        self.hub, self.limit = hub, limit
+        self.cache: LRUCache[str, Served] = LRUCache(maxsize=16)
+
+    async def whole(self, tenant: str) -> Served:
+        """The tenant's complete document below its root, at its current revision."""
+        await self.hub.current(tenant)
+        snap = await self.hub.snapshot(tenant)
+        key = f"{tenant}\0{snap.etag}"
+        found = self.cache.get(key)
+        if found is None:
+            body = await asyncio.to_thread(_unwrap, snap.data_json(), snap.root)
+            found = Served(snap.etag, snap.revision, body, snap.root)
+            self.cache[key] = found
+        if len(found.body) > self.limit:
+            raise too_large(len(found.body), self.limit)
+        return found
+
+    async def part(self, tenant: str, path: str) -> Served:
+        """The sub-document at a slash-separated path below the root, or 404."""
+        doc = await self.whole(tenant)
+        segments = tuple(s for s in path.split("/") if s)
+        if not segments:
+            return doc
+        value = below(orjson.loads(doc.body), segments)
+        if value is MISSING:
+            raise Problem(404, f"The data document has nothing at {path!r}.")
+        return Served(doc.etag, doc.revision, orjson.dumps(value), doc.root)
+
+
+def _unwrap(data: bytes, root: tuple[str, ...]) -> bytes:
+    value = below(orjson.loads(data), root)
+    return orjson.dumps({} if value is MISSING else value)

@@ -1,0 +1,128 @@
+"""A tenant's OPAL settings: validated, tokens sealed under the key ring, every change audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.db.tenancy import ALL_TENANTS, TENANT
+from gatehouse.kit.problems import Problem
+from gatehouse.opal.models import OpalSettingsRow, token_context
+from gatehouse.opal.schemas import OpalSettings, OpalSettingsIn, OpalSettingsOut
+from gatehouse.secrets.keyring import KeyRing
+from gatehouse.secrets.service import hold_active_key, open_value
+
+TOKENS_IN = frozenset({"datasource_token", "fetch_token"})
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A tenant's settings with their tokens opened, for the publisher only."""
+
+    tenant: str
+    settings: OpalSettings
+    datasource_token: str | None
+    fetch_token: str | None
+
+
+async def settings_row(session: AsyncSession, tenant: str) -> OpalSettingsRow | None:
+    """The stored settings, if the tenant ever set them."""
+    stmt = select(OpalSettingsRow).where(OpalSettingsRow.tenant_id == tenant)
+    result = await session.execute(stmt.execution_options(**{TENANT: tenant}))
+    return result.scalar_one_or_none()
+
+
+def settings_out(row: OpalSettingsRow | None) -> OpalSettingsOut:
+    """Settings as the API shows them: whether each token is set, never its value."""
+    if row is None:
+        return OpalSettingsOut()
+    return OpalSettingsOut(
+        **OpalSettings.model_validate(row.config).model_dump(),
+        datasource_token_set=row.datasource_token_sealed is not None,
+        fetch_token_set=row.fetch_token_sealed is not None,
+        version=row.version,
+        updated_at=row.updated_at,
+    )
+
+
+def check(settings: OpalSettings, tokens_set: dict[str, bool]) -> None:
+    """Refuse enabled settings that could not publish anything an OPAL client can fetch."""
+    errors: list[dict[str, str]] = []
+    if settings.enabled:
+        if settings.server_url is None:
+            errors.append({"field": "server_url", "message": "required to publish"})
+        if settings.fetch_base_url is None:
+            errors.append({"field": "fetch_base_url", "message": "required to publish"})
+        if not tokens_set["fetch"]:
+            errors.append({"field": "fetch_token", "message": "OPAL clients need it to fetch"})
+    if errors:
+        raise Problem(422, "These OPAL settings cannot be enabled as they are.", errors=errors)
+
+
+async def put_settings(
+    session: AsyncSession, ring: KeyRing, actor: Actor, body: OpalSettingsIn
+) -> OpalSettingsRow:
+    """Store a tenant's settings (tokens sealed; null keeps one, "" clears it) and audit it."""
+    tenant = actor.tenant_id
+    row = await settings_row(session, tenant)
+    before = settings_out(row).model_dump(mode="json", exclude={"updated_at"}) if row else None
+    settings = OpalSettings.model_validate(body.model_dump(exclude=set(TOKENS_IN)))
+    sealed = {
+        "datasource": row.datasource_token_sealed if row else None,
+        "fetch": row.fetch_token_sealed if row else None,
+    }
+    given = {"datasource": body.datasource_token, "fetch": body.fetch_token}
+    if any(given.values()):
+        await hold_active_key(session, ring)
+    for name, value in given.items():
+        if value is not None:
+            sealed[name] = ring.encrypt(value, token_context(tenant, name)) if value else None
+    check(settings, {name: value is not None for name, value in sealed.items()})
+    doc = settings.model_dump(mode="json")
+    if row is None:
+        row = OpalSettingsRow(tenant_id=tenant, config=doc, version=1, updated_by=actor.actor)
+        session.add(row)
+    else:
+        row.config, row.version, row.updated_by = doc, row.version + 1, actor.actor
+    row.datasource_token_sealed, row.fetch_token_sealed = sealed["datasource"], sealed["fetch"]
+    await session.flush()
+    after = settings_out(row).model_dump(mode="json", exclude={"updated_at"})
+    changed = sorted(name for name, value in given.items() if value is not None)
+    await audit.record(
+        session,
+        actor,
+        "opal.settings",
+        "tenant",
+        tenant,
+        before=before,
+        after={**after, "tokens_changed": changed},
+    )
+    return row
+
+
+async def opened(session: AsyncSession, ring: KeyRing, row: OpalSettingsRow) -> Opened:
+    """A row's settings with its tokens decrypted."""
+    tenant = row.tenant_id
+
+    async def unseal(token: str | None, name: str) -> str | None:
+        if token is None:
+            return None
+        return await open_value(session, ring, token, token_context(tenant, name))
+
+    return Opened(
+        tenant,
+        OpalSettings.model_validate(row.config),
+        await unseal(row.datasource_token_sealed, "datasource"),
+        await unseal(row.fetch_token_sealed, "fetch"),
+    )
+
+
+async def enabled_tenants(session: AsyncSession) -> list[str]:
+    """Tenants whose settings turn publishing on."""
+    stmt = select(OpalSettingsRow.tenant_id, OpalSettingsRow.config)
+    rows = await session.execute(stmt.execution_options(**{ALL_TENANTS: True}))
+    return [tenant for tenant, config in rows if config.get("enabled")]
