@@ -1,0 +1,150 @@
+"""Publishing DataUpdates to the OPAL server: on change, on request, retried, never lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatehouse.config import Settings
+from tests.conftest import started
+from tests.distribution.conftest import Org, acme
+from tests.fleet.conftest import audit_of, problem
+from tests.opal.conftest import LOOPBACK, Recorder, configure, eventually, opal_status
+
+
+HR = {
+    "host": "127.0.0.1",
+    "database": "hr",
+    "user": "postgres",
+    "password": "x",
+    "tls_mode": "disable",
+}
+
+
+async def delivered(org: Org, revision: int | None = None) -> Any:
+    """The last delivered publish once there is one (at `revision` or later)."""
+
+    async def check() -> Any:
+        last = (await opal_status(org))["last_delivered"]
+        if last and (revision is None or last["revision"] >= revision):
+            return last
+        return None
+
+    return await eventually(check)
+
+
+async def test_a_change_publishes_a_data_update(org: Org, opal_server: Recorder) -> None:
+    """A committed SCIM change reaches OPAL's /data/config as a DataUpdate for the document."""
+    assert (await configure(org, opal_server.url)).status_code == 200
+    first = await delivered(org)
+    await org.patch_user(org.users["bob"], "title", "Boss")
+    after = await delivered(org, first["revision"] + 1)
+    update = opal_server.updates[-1]
+    assert opal_server.auth[-1] == "Bearer opal-datasource-secret"
+    assert update["id"] == after["id"]
+    assert update["reason"].startswith("data document revision")
+    assert update["entries"] == [
+        {
+            "url": "http://gatehouse.test/opal/pip-data/acme",
+            "config": {"headers": {"Authorization": "Bearer gth_fetch_secret"}},
+            "topics": ["policy_data", "gatehouse:acme"],
+            "dst_path": "/gatehouse",
+            "save_method": "PUT",
+        }
+    ]
+    assert update["callback"] == {"callbacks": []}
+    # What Gatehouse keeps and shows has no token in it.
+    stored = after["update"]["entries"][0]["config"]["headers"]["Authorization"]
+    assert "gth_fetch_secret" not in stored
+    assert after["status"] == "delivered" and after["attempts"] == 1
+
+
+async def test_server_down_queues_retries_and_delivers(org: Org, opal_server: Recorder) -> None:
+    """While OPAL answers 503 the publish stays pending with its attempts and error; it is
+    delivered once OPAL is back."""
+    opal_server.status = 503
+    assert (await configure(org, opal_server.url)).status_code == 200
+
+    async def failing() -> Any:
+        body = await opal_status(org)
+        top = body["publishes"][0] if body["publishes"] else None
+        return top if top and top["attempts"] >= 2 else None
+
+    stuck = await eventually(failing)
+    assert stuck["status"] in ("pending", "sending")
+    assert "503" in stuck["last_error"] and stuck["response_status"] == 503
+    assert (await opal_status(org))["pending"] == 1
+    await org.patch_user(org.users["bob"], "title", "Boss")  # folded into the pending publish
+    opal_server.status = 200
+    done = await delivered(org)
+    assert done["id"] == stuck["id"] and done["attempts"] > stuck["attempts"]
+    assert (await opal_status(org))["pending"] == 0
+    assert len(opal_server.updates) == 1
+
+
+async def test_nothing_is_lost_across_a_restart(settings: Settings, opal_server: Recorder) -> None:
+    """A publish queued while OPAL is down is sent by the next process once OPAL is back."""
+    allowed = settings.model_copy(
+        update={
+            "outbound_allow": LOOPBACK,
+            "opal_poll_seconds": 0.05,
+            "opal_retry_max_seconds": 0.2,
+        }
+    )
+    opal_server.status = 503
+    async with started(allowed) as h:
+        org = await acme(h)
+        await configure(org, opal_server.url)
+
+        async def tried() -> Any:
+            publishes = (await opal_status(org))["publishes"]
+            return publishes and publishes[0]["attempts"] >= 1
+
+        await eventually(tried)
+        admin = org.admin
+    opal_server.status = 200
+    async with started(allowed) as h:
+        org.h, org.admin = h, admin
+        done = await delivered(org)
+        assert done["status"] == "delivered"
+    assert len(opal_server.updates) == 1
+
+
+async def test_publish_on_request_for_a_connection(org: Org, opal_server: Recorder) -> None:
+    """POST /pip/connections/{id}/publish-to-opal queues the whole document, recorded against
+    the connection; its status shows it; disabled publishing is 409; audited."""
+    made = await org.h.client.post(
+        "/pip/connections",
+        json={"name": "hr", "type": "postgresql", "config": HR},
+        headers=org.headers(org.admin),
+    )
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    url = f"/pip/connections/{cid}/publish-to-opal"
+    refused = await org.h.client.post(url, headers=org.headers(org.admin))
+    assert "not enabled" in problem(refused, 409)["detail"]
+    await configure(org, opal_server.url, callback_url="http://gatehouse.test/opal/reports/acme")
+    await delivered(org)
+    r = await org.h.client.post(url, headers=org.headers(org.admin))
+    assert r.status_code == 202, r.text
+    assert r.json()["connection_id"] == cid and r.json()["trigger"] == "manual"
+
+    async def sent() -> Any:
+        s = await org.h.client.get(
+            f"/pip/connections/{cid}/opal-status", headers=org.headers(org.admin)
+        )
+        publishes = s.json()["publishes"]
+        return publishes if publishes and publishes[0]["status"] == "delivered" else None
+
+    publishes = await eventually(sent)
+    assert [p["connection_id"] for p in publishes] == [cid]
+    update = opal_server.updates[-1]
+    assert update["entries"][0]["url"].endswith("/opal/pip-data/acme")
+    assert update["callback"]["callbacks"][0][0] == "http://gatehouse.test/opal/reports/acme"
+    missing = await org.h.client.post(
+        "/pip/connections/nope/publish-to-opal", headers=org.headers(org.admin)
+    )
+    problem(missing, 404)
+    reader = await org.h.token(org.tenant, "opal:read")
+    problem(await org.h.client.post(url, headers=org.headers(reader)), 403)
+    actions = [e.action for e in await audit_of(org.h)]
+    assert "opal.publish" in actions and "opal.settings" in actions
