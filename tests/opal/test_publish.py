@@ -10,7 +10,6 @@ from tests.distribution.conftest import Org, acme
 from tests.fleet.conftest import audit_of, problem
 from tests.opal.conftest import LOOPBACK, Recorder, configure, eventually, opal_status
 
-
 HR = {
     "host": "127.0.0.1",
     "database": "hr",

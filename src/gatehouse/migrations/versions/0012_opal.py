@@ -56,9 +56,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("opal_publishes", schema=None) as batch_op:
         batch_op.create_index("ix_opal_publishes_due", ["status", "due_at"], unique=False)
-        batch_op.create_index(
-            "ix_opal_publishes_tenant", ["tenant_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_opal_publishes_tenant", ["tenant_id", "created_at"], unique=False)
     op.create_table(
         "opal_reports",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
