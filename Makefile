@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 COMPILE := $(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --no-annotate \
            --no-header --strip-extras --allow-unsafe
 
-.PHONY: setup run test test-fast lint format bench pins clean
+.PHONY: setup run test test-fast lint format bench pins clean opal-venv
 
 setup: $(STAMP) ## create the virtualenv and install pinned dependencies (fast when nothing changed)
 
@@ -17,10 +17,14 @@ $(STAMP): requirements/dev.txt pyproject.toml scripts/system-packages
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+opal-venv: ## the cached virtualenv with opal-server and opal-client (OPAL tests and bench)
+	scripts/opal-venv
+
 run: setup ## start Gatehouse on its embedded defaults with a demo tenant
 	$(BIN)/gatehouse serve --demo
 
-test: setup ## lint, type-check and run every test (SQLite, PostgreSQL, Redis)
+test: setup ## lint, type-check and run every test (SQLite, PostgreSQL, Redis; OPAL on CI)
+	@if [ "$${CI:-}" = true ]; then scripts/opal-venv >/dev/null; fi
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
