@@ -50,16 +50,19 @@ class OpalPublisher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.wake = asyncio.Event()
         self.seen: dict[str, int] = {}
+        self.dirty: set[str] = set()
         self.opened: dict[tuple[str, int], Opened] = {}
         self.next_due: datetime | None = None
 
     def written(self, tenant: str) -> None:
         """A write committed for `tenant`: look at its document now."""
+        self.dirty.add(tenant)
         self.wake.set()
 
-    async def notice(self, tenant: str) -> OpalPublish | None:
+    async def notice(self, tenant: str, written: bool = False) -> OpalPublish | None:
         """Queue a publish when the tenant's document moved past what was last published."""
-        current = await self.hub.current(tenant)
+        # After our own write, wait for the document to include it (the hub may be mid-way).
+        current = await (self.hub.catch_up(tenant) if written else self.hub.current(tenant))
         if self.seen.get(tenant) == current.revision:
             return None
         async with self.db.transaction() as session:
@@ -89,9 +92,10 @@ class OpalPublisher:
         """Queue what changed, then deliver everything due; returns how many were delivered."""
         async with self.db.transaction(write=False) as session:
             tenants = await service.enabled_tenants(session)
+        written, self.dirty = self.dirty, set()
         for tenant in tenants:
             try:
-                await self.notice(tenant)
+                await self.notice(tenant, tenant in written)
             except Exception:
                 log.exception("could not queue an OPAL publish", tenant=tenant)
         delivered = 0
