@@ -9,6 +9,7 @@ from gatehouse.cli.bundle import bundle_app
 from gatehouse.cli.connect import connect_app
 from gatehouse.cli.demo import demo_app
 from gatehouse.cli.imports import import_file
+from gatehouse.cli.opal import opal_app
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
 from gatehouse.cli.serve import serve
 from gatehouse.cli.sync import sync_app, worker
@@ -29,5 +30,6 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(connect_app, name="connect")
 app.add_typer(sync_app, name="sync")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(opal_app, name="opal")
 app.command()(worker)
 app.command("import")(import_file)
