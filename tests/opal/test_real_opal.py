@@ -190,5 +190,3 @@ def test_an_update_reaches_a_subscribed_opal_client(venv: Path, site: Site) -> N
     with opal_server(venv, site.workdir, port, sources):
         back = site.wait(delivered_after(sent["revision"]))
         assert back["id"] == stuck["id"]
-    log = (site.workdir / "opal-server.log").read_text()
-    assert "gth_" not in log.replace(site.fetch, "")
