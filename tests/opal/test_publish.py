@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gatehouse.config import Settings
-from tests.conftest import started
+from tests.conftest import BOTH, started
 from tests.distribution.conftest import Org, acme
 from tests.fleet.conftest import audit_of, problem
 from tests.opal.conftest import LOOPBACK, Recorder, configure, eventually, opal_status
@@ -31,6 +31,7 @@ async def delivered(org: Org, revision: int | None = None) -> Any:
     return await eventually(check)
 
 
+@BOTH
 async def test_a_change_publishes_a_data_update(org: Org, opal_server: Recorder) -> None:
     """A committed SCIM change reaches OPAL's /data/config as a DataUpdate for the document."""
     assert (await configure(org, opal_server.url)).status_code == 200
@@ -57,6 +58,7 @@ async def test_a_change_publishes_a_data_update(org: Org, opal_server: Recorder)
     assert after["status"] == "delivered" and after["attempts"] == 1
 
 
+@BOTH
 async def test_server_down_queues_retries_and_delivers(org: Org, opal_server: Recorder) -> None:
     """While OPAL answers 503 the publish stays pending with its attempts and error; it is
     delivered once OPAL is back."""
