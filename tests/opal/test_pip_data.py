@@ -88,3 +88,16 @@ async def test_oversize_documents_are_refused_clearly(settings: Settings) -> Non
         )
         problem(part, 422)
         assert orjson.loads(r.content)["title"] == "Data document too large"
+
+
+async def test_a_deeper_root_is_where_opal_puts_the_document(org: Org) -> None:
+    """With the document's root at `org/data`, pip-data serves what is inside it and the
+    generated entry's dst_path is `/org/data`."""
+    r = await org.h.client.put(
+        "/v1/distribution/config", json={"root": "org/data"}, headers=org.headers(org.admin)
+    )
+    assert r.status_code == 200, r.text
+    served = await org.h.client.get(f"/opal/pip-data/{org.tenant}", headers=org.headers())
+    assert served.json() == (await org.data())["org"]["data"]
+    config = await org.h.client.get("/pip/opal/config", headers=org.headers(org.admin))
+    assert config.json()["data_sources"]["config"]["entries"][0]["dst_path"] == "/org/data"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from gatehouse.config import Settings
@@ -149,3 +150,31 @@ async def test_publish_on_request_for_a_connection(org: Org, opal_server: Record
     problem(await org.h.client.post(url, headers=org.headers(reader)), 403)
     actions = [e.action for e in await audit_of(org.h)]
     assert "opal.publish" in actions and "opal.settings" in actions
+
+
+async def test_changes_within_the_interval_fold_into_one_publish(
+    org: Org, opal_server: Recorder
+) -> None:
+    """The first change goes out at once; later ones wait for the debounce interval, folded
+    into one pending publish; asking to publish sends that one now."""
+    await configure(org, opal_server.url, debounce_seconds=3600)
+    first = await delivered(org)
+    await org.patch_user(org.users["bob"], "title", "Boss")
+    await org.patch_user(org.users["alice"], "title", "Lead")
+
+    async def waiting() -> Any:
+        body = await opal_status(org)
+        top = body["publishes"][0]
+        return top if top["status"] == "pending" and top["revision"] > first["revision"] else None
+
+    pending = await eventually(waiting)
+    gap = datetime.fromisoformat(pending["due_at"]) - datetime.fromisoformat(
+        first["last_attempt_at"]
+    )
+    assert gap >= timedelta(seconds=3600)
+    assert (await opal_status(org))["pending"] == 1
+    r = await org.h.client.post("/pip/opal/publish", headers=org.headers(org.admin))
+    assert r.status_code == 202 and r.json()["id"] == pending["id"]
+    done = await delivered(org, pending["revision"])
+    assert done["id"] == pending["id"] and done["trigger"] == "manual"
+    assert len(opal_server.updates) == 2

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from cachetools import LRUCache
 
+from gatehouse.distribution.fragments import canonical
 from gatehouse.distribution.hub import Distribution
 from gatehouse.kit.problems import Problem
 
@@ -61,7 +62,7 @@ class OpalDocuments:
         key = f"{tenant}\0{snap.etag}"
         found = self.cache.get(key)
         if found is None:
-            body = await asyncio.to_thread(_unwrap, snap.data_json(), snap.root)
+            body = await asyncio.to_thread(lambda: unwrap(snap.data_json(), snap.root))
             found = Served(snap.etag, snap.revision, body, snap.root)
             self.cache[key] = found
         if len(found.body) > self.limit:
@@ -74,12 +75,20 @@ class OpalDocuments:
         segments = tuple(s for s in path.split("/") if s)
         if not segments:
             return doc
-        value = below(orjson.loads(doc.body), segments)
-        if value is MISSING:
-            raise Problem(404, f"The data document has nothing at {path!r}.")
-        return Served(doc.etag, doc.revision, orjson.dumps(value), doc.root)
+        key = f"{tenant}\0{doc.etag}\0{'/'.join(segments)}"
+        found = self.cache.get(key)
+        if found is None:
+            value = below(await asyncio.to_thread(orjson.loads, doc.body), segments)
+            if value is MISSING:
+                raise Problem(404, f"The data document has nothing at {path!r}.")
+            found = Served(doc.etag, doc.revision, canonical(value), doc.root)
+            self.cache[key] = found
+        return found
 
 
-def _unwrap(data: bytes, root: tuple[str, ...]) -> bytes:
-    value = below(orjson.loads(data), root)
-    return orjson.dumps({} if value is MISSING else value)
+def unwrap(data: bytes, root: tuple[str, ...]) -> bytes:
+    """The document inside its root segments, cut out of the assembled bytes (not re-parsed)."""
+    prefix = b"".join(b"{" + canonical(segment) + b":" for segment in root)
+    if not data.startswith(prefix) or not data.endswith(b"}" * len(root)):
+        raise ValueError("the assembled document is not wrapped in its root")
+    return data[len(prefix) : len(data) - len(root)]
