@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 def opal_venv() -> Path | None:
@@ -81,12 +85,54 @@ def running(
             proc.wait(timeout=20)
 
 
+@dataclass(frozen=True)
+class OpalAuth:
+    """Keys and master token for an opal-server that checks its callers' JWTs."""
+
+    private_pem: str
+    public_ssh: str
+    master: str
+
+    @classmethod
+    def generate(cls) -> OpalAuth:
+        """A fresh RSA key pair and master token."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            .decode()
+        )
+        return cls(private, public, secrets.token_urlsafe(24))
+
+    def token(self, server: str, kind: str) -> str:
+        """A JWT of `kind` (`datasource` or `client`) from the server's /token endpoint."""
+        r = httpx.post(
+            f"{server}/token",
+            json={"type": kind},
+            headers={"Authorization": f"Bearer {self.master}"},
+            timeout=10,
+        )
+        r.raise_for_status()
+        return str(r.json()["token"])
+
+
 @contextlib.contextmanager
 def opal_server(
-    venv: Path, workdir: Path, port: int, data_sources: str
+    venv: Path, workdir: Path, port: int, data_sources: str, auth: OpalAuth | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """opal-server with one worker, no broadcaster, no policy repo, no auth keys."""
+    """opal-server with one worker, no broadcaster, no policy repo; auth keys when given."""
     env = base_env(workdir)
+    if auth is not None:
+        env.update(
+            OPAL_AUTH_PRIVATE_KEY=auth.private_pem,
+            OPAL_AUTH_PUBLIC_KEY=auth.public_ssh,
+            OPAL_AUTH_MASTER_TOKEN=auth.master,
+        )
     env.update(
         OPAL_SERVER_HOST="127.0.0.1",
         OPAL_SERVER_BIND_PORT=str(port),
@@ -116,7 +162,8 @@ def opal_client(
         OPAL_CLIENT_API_SERVER_WORKER_COUNT="1",
         OPAL_STORE_BACKUP_PATH=str(workdir / "backup.json"),
     )
-    env.pop("OPAL_CLIENT_TOKEN", None)
+    if client_env.get("OPAL_CLIENT_TOKEN", "<").startswith("<"):
+        env.pop("OPAL_CLIENT_TOKEN", None)
     log = workdir / "opal-client.log"
     args = [str(venv / "bin" / "opal-client"), "run"]
     with running(args, env, log, f"http://127.0.0.1:{port}/healthcheck") as proc:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import service_missing
-from tests.opal.processes import free_port, opal_client, opal_server, opal_venv
+from tests.opal.processes import OpalAuth, free_port, opal_client, opal_server, opal_venv
 from tests.serving import serving
 
 pytestmark = pytest.mark.xdist_group("cli")
@@ -101,15 +101,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(url, admin, fetch, tmp_path)
 
 
-def configured(site: Site, opal_url: str) -> tuple[str, dict[str, str]]:
+def configured(site: Site, opal_url: str, **extra: Any) -> tuple[str, dict[str, str]]:
     """Turn publishing on; return the generated server data sources and client env, with the
     placeholders replaced by the fetch token as docs/opal.md says."""
-    body = {
+    body: dict[str, Any] = {
         "enabled": True,
         "server_url": opal_url,
         "fetch_base_url": site.url,
         "fetch_token": site.fetch,
         "debounce_seconds": 0,
+        **extra,
     }
     r = httpx.put(f"{site.url}/pip/opal/settings", json=body, headers=site.auth(), timeout=10)
     assert r.status_code == 200, r.text
@@ -190,3 +191,34 @@ def test_an_update_reaches_a_subscribed_opal_client(venv: Path, site: Site) -> N
     with opal_server(venv, site.workdir, port, sources):
         back = site.wait(delivered_after(sent["revision"]))
         assert back["id"] == stuck["id"]
+
+
+def test_an_opal_server_with_auth_takes_the_datasource_token(venv: Path, site: Site) -> None:
+    """With auth keys OPAL refuses updates without its datasource JWT (shown as the error and
+    retried); with the token set, the update goes through and reaches the client."""
+    port = free_port()
+    opal_url = f"http://127.0.0.1:{port}"
+    auth = OpalAuth.generate()
+    sources, client_env = configured(site, opal_url, datasource_token="not-a-jwt")
+    with opal_server(venv, site.workdir, port, sources, auth):
+        client_env["OPAL_CLIENT_TOKEN"] = auth.token(opal_url, "client")
+
+        def refused(status: dict[str, Any]) -> Any:
+            top = status["publishes"][0] if status["publishes"] else None
+            return top if top and top["response_status"] in (401, 403) else None
+
+        stuck = site.wait(refused)
+        assert stuck["status"] != "delivered"
+        with opal_client(venv, site.workdir, free_port(), client_env):
+            body = {"datasource_token": auth.token(opal_url, "datasource")}
+            settings = httpx.get(f"{site.url}/pip/opal/settings", headers=site.auth()).json()
+            keep = {k: v for k, v in settings.items() if not k.endswith(("_set", "version", "_at"))}
+            r = httpx.put(
+                f"{site.url}/pip/opal/settings", json={**keep, **body}, headers=site.auth()
+            )
+            assert r.status_code == 200, r.text
+            sent = site.wait(delivered_after(-1))
+            assert sent["id"] == stuck["id"]
+            patch_title(site, "Auth")
+            later = site.wait(delivered_after(sent["revision"]))
+            site.wait(reported(later["id"]))
