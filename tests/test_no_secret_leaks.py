@@ -61,6 +61,14 @@ async def test_no_secret_anywhere(settings: Settings, backend: str, log_lines: i
         await call("GET", "/v1/integration/tokens", made["token"][:-1] + "x")
         await h.flush_usage()
         await call("GET", "/v1/integration/tokens/usage-logs", admin)
+        opal = {"datasource_token": VALUE, "fetch_token": VALUE, "server_url": "http://o.test"}
+        await call("PUT", "/pip/opal/settings", admin, json=opal)
+        await call("GET", "/pip/opal/settings", admin)
+        await call("GET", "/pip/opal/config", admin)
+        entry = {"url": "http://g.test", "config": {"headers": {"Authorization": VALUE}}}
+        report = {"update_id": "u", "reports": [{"entry": entry, "fetched": True, "saved": True}]}
+        await call("POST", "/opal/reports/acme", admin, json=report)
+        await call("GET", "/pip/opal/status", admin)
         secrets.append(settings.key_file.read_text().strip())
     stored = stored_bytes(settings, backend)
     logs = log_lines.getvalue()

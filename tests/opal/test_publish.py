@@ -178,3 +178,30 @@ async def test_changes_within_the_interval_fold_into_one_publish(
     done = await delivered(org, pending["revision"])
     assert done["id"] == pending["id"] and done["trigger"] == "manual"
     assert len(opal_server.updates) == 2
+
+
+async def test_an_oversize_document_fails_the_publish_without_retrying(
+    settings: Settings, opal_server: Recorder
+) -> None:
+    """OPAL clients could not fetch it, so the publish fails at once with the limit named."""
+    small = settings.model_copy(
+        update={
+            "outbound_allow": LOOPBACK,
+            "opal_poll_seconds": 0.05,
+            "opal_max_document_bytes": 1024,
+        }
+    )
+    async with started(small) as h:
+        org = await acme(h)
+        for n in range(10):
+            await org.add_user(f"user{n}", title="x" * 100)
+        await configure(org, opal_server.url)
+
+        async def failed() -> Any:
+            body = await opal_status(org)
+            return body["publishes"][0] if body["failed"] else None
+
+        row = await eventually(failed)
+        assert row["status"] == "failed" and row["attempts"] == 1
+        assert "over the OPAL limit of 1024" in row["last_error"]
+    assert opal_server.updates == []
