@@ -34,6 +34,14 @@ class Undeliverable(Exception):
     """A publish that retrying cannot help (publishing turned off, document too large)."""
 
 
+class RetryableError(Exception):
+    """The OPAL server answered with an error status."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"OPAL server answered {status}: {body}")
+        self.status = status
+
+
 class OpalPublisher:
     """Keeps each enabled tenant's OPAL server told about the tenant's newest document."""
 
@@ -194,11 +202,3 @@ class OpalPublisher:
                 await self.tick()
             except Exception:
                 log.exception("OPAL publishing failed")
-
-
-class RetryableError(Exception):
-    """The OPAL server answered with an error status."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"OPAL server answered {status}: {body}")
-        self.status = status
