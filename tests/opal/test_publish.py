@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from gatehouse.audit.context import Actor
 from gatehouse.config import Settings
+from gatehouse.identity.correlation import policy_of
+from gatehouse.identity.ingest import SourceRecord, ingest_identities
 from tests.conftest import BOTH, started
 from tests.distribution.conftest import Org, acme
 from tests.fleet.conftest import audit_of, problem
@@ -205,3 +208,18 @@ async def test_an_oversize_document_fails_the_publish_without_retrying(
         assert row["status"] == "failed" and row["attempts"] == 1
         assert "over the OPAL limit of 1024" in row["last_error"]
     assert opal_server.updates == []
+
+
+async def test_changes_made_elsewhere_are_published_too(org: Org, opal_server: Recorder) -> None:
+    """A write that did not go through this process's API (a sync worker elsewhere) reaches
+    OPAL through the event stream."""
+    await configure(org, opal_server.url)
+    first = await delivered(org)
+    records = [SourceRecord("e9", {"user_name": "carol", "department": "Sales"})]
+    async with org.h.svc.db.transaction() as session:
+        await ingest_identities(
+            session, Actor(org.tenant, "test:sync"), "worker-elsewhere", records, policy_of({})
+        )
+    later = await delivered(org, first["revision"] + 1)
+    assert later["trigger"] == "change"
+    assert len(opal_server.updates) == 2
