@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import structlog
 from cachetools import LRUCache
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
@@ -56,6 +57,12 @@ class Tenant:
     dirty: bool = False
 
 
+async def newest_event(session: AsyncSession) -> int:
+    """The id of the newest event of any tenant (-1: none yet)."""
+    stmt = select(func.max(Event.id)).execution_options(**{ALL_TENANTS: True})
+    return int((await session.execute(stmt)).scalar() or -1)
+
+
 class Distribution:
     """Keeps tenants' documents current and turns them into bundles."""
 
@@ -100,6 +107,9 @@ class Distribution:
             if held is not None:
                 held.dirty = False
             async with self.db.transaction() as session:
+                if not self.watermark:
+                    # Before the first document is read: events after it are what poll() wants.
+                    self.watermark = await newest_event(session)
                 state, graph = await refresh(session, tenant, self.limits, graph, bump=bump)
                 now = Current(state.revision, state.content_hash)
             if held is None:
@@ -207,10 +217,6 @@ class Distribution:
             return
         async with self.db.transaction(write=False) as session:
             scoped = {ALL_TENANTS: True}
-            if not self.watermark:
-                # Tenants read so far caught up when first read; only newer events matter.
-                first = select(func.max(Event.id)).execution_options(**scoped)
-                self.watermark = (await session.execute(first)).scalar() or -1
             newest = await session.execute(
                 select(Event.tenant_id, func.max(Event.id))
                 .where(Event.id > self.watermark)
