@@ -29,6 +29,7 @@ from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problems import install_problem_handlers
+from gatehouse.kit.shards import dispatch
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
 from gatehouse.observability.middleware import RequestMiddleware
@@ -121,8 +122,9 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     install_problem_handlers(app, dialects={SCIM_PREFIX: scim_errors.render})
     install_openapi(app)
-    # FastAPI matches routers in order and each route it passes costs time: /health (probed
-    # constantly, and the baseline of bench/api_overhead.py) first, then the busiest API routers.
+    # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
+    # route it passes costs time: /health (probed constantly, and the baseline of
+    # bench/api_overhead.py) first, then the busiest API routers.
     routers = (
         health_api,
         tokens_api,
@@ -138,8 +140,10 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         distribution_api,
         fleet_api,
     )
-    for module in routers:
-        app.include_router(module.build_router(svc))
+    built = [module.build_router(svc) for module in routers]
+    for router in built:
+        app.include_router(router)
+    dispatch(app, built)
     upload_limit, upload_hint = body_limit(settings.import_max_bytes)
     app.add_middleware(
         RequestMiddleware,
