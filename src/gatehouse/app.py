@@ -24,6 +24,7 @@ from gatehouse.db.engine import Database
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
+from gatehouse.fleet.retention import run as decision_retention
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
@@ -101,12 +102,21 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         worker = start_worker(svc) if settings.worker_in_process else None
         stop_distribution = asyncio.Event()
         distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
+        retention = asyncio.create_task(
+            decision_retention(
+                svc.db,
+                settings.decision_log_retention_days,
+                settings.decision_log_purge_seconds,
+                stop_distribution,
+            )
+        )
         try:
             yield
         finally:
             stop_distribution.set()
             svc.distribution.wake.set()
             await distribution
+            await retention
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
