@@ -48,6 +48,7 @@ bench: setup ## run every benchmark in bench/, one JSON line each
 pins: ## recompile requirements/*.txt from pyproject.toml
 	$(COMPILE) -o requirements/base.txt pyproject.toml
 	$(COMPILE) --extra dev -o requirements/dev.txt pyproject.toml
+	$(COMPILE) -o requirements/opal.txt requirements/opal.in
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
