@@ -21,6 +21,8 @@ from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.decisions import api as decisions_api
+from gatehouse.decisions import opa
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await open_services(svc)
         svc.usage.start()
+        svc.decision_log.start()
         # Everything built so far lives as long as the process: keep it out of GC scans.
         gc.collect()
         gc.freeze()
@@ -106,6 +109,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             stop_distribution.set()
             svc.distribution.wake.set()
             await distribution
+            await svc.engines.stop()
+            await svc.decision_log.stop()
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
@@ -119,7 +124,9 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.services = svc
-    install_problem_handlers(app, dialects={SCIM_PREFIX: scim_errors.render})
+    dialects = {SCIM_PREFIX: scim_errors.render}
+    dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
+    install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
     # FastAPI matches routers in order and each route it passes costs time: /health (probed
     # constantly, and the baseline of bench/api_overhead.py) first, then the busiest API routers.
@@ -137,6 +144,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         imports_api,
         distribution_api,
         fleet_api,
+        decisions_api,
     )
     for module in routers:
         app.include_router(module.build_router(svc))

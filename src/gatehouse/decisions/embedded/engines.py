@@ -1,0 +1,172 @@
+"""The embedded engines of every tenant: kept current from store events, evaluated on workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from gatehouse.db.engine import Database
+from gatehouse.decisions import localdata, opa, policies
+from gatehouse.decisions.embedded.sources import Sources
+from gatehouse.decisions.embedded.worker import Outcome, Worker
+from gatehouse.decisions.types import Decision, EvaluationError
+from gatehouse.distribution.hub import Current, Distribution
+
+log = structlog.get_logger("gatehouse.decisions")
+WATCH_SECONDS = 30.0
+
+
+@dataclass
+class Tenant:
+    """What the process holds for one tenant's engine."""
+
+    sources: Sources
+    seen: Current
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    watcher: asyncio.Task[None] | None = None
+    rebuilds: int = 0
+    rebuild_seconds: float = 0.0
+
+
+class EmbeddedEngines:
+    """One regorus engine per tenant (one copy per worker thread); implements DecisionEngine."""
+
+    def __init__(
+        self,
+        db: Database,
+        distribution: Distribution,
+        *,
+        threads: int = 2,
+        time_limit_ms: int = 1000,
+        debounce_seconds: float = 0.05,
+    ) -> None:
+        self.db, self.distribution = db, distribution
+        self.workers = [Worker(f"gatehouse-rego-{n}") for n in range(max(1, threads))]
+        self.limit_ns = time_limit_ms * 1_000_000
+        self.debounce = debounce_seconds
+        self.tenants: dict[str, Tenant] = {}
+        self.loading: dict[str, asyncio.Lock] = {}
+        self.generation = 0
+        self.stopping = False
+
+    async def evaluate(self, tenant_id: str, path: str, input: Any) -> Decision:
+        """The value of `data.<path>` for `input` in the tenant's engine."""
+        outcome, src = await self.run(tenant_id, path, input)
+        return Decision(
+            outcome.defined,
+            outcome.result,
+            policy_revision=src.policy_revision,
+            data_revision=src.data_revision,
+            eval_ns=outcome.eval_ns,
+        )
+
+    async def run(self, tenant_id: str, path: str, input: Any) -> tuple[Outcome, Sources]:
+        """Evaluate on the least busy worker: the outcome (with its timing) and the generation."""
+        src = await self.sources(tenant_id)
+        parts = opa.segments(path)
+        query = opa.query(parts)
+        rule = query if parts and all(opa.IDENT.match(p) for p in parts) else None
+        worker = min(self.workers, key=lambda w: w.busy)
+        worker.busy += 1
+        try:
+            future = worker.submit(worker.evaluate, src, rule, query, input, self.limit_ns)
+            outcome = await asyncio.wrap_future(future)
+        finally:
+            worker.busy -= 1
+        if isinstance(outcome, EvaluationError):
+            raise outcome
+        return outcome, src
+
+    async def sources(self, tenant_id: str) -> Sources:
+        """The tenant's current generation (loaded, and watched, on first use)."""
+        held = self.tenants.get(tenant_id)
+        if held is None:
+            await self.reload(tenant_id)
+            held = self.tenants[tenant_id]
+        return held.sources
+
+    async def changed(self, tenant_id: str) -> None:
+        """This process changed the tenant's policies or data: be current before answering."""
+        if tenant_id in self.tenants:
+            await self.distribution.catch_up(tenant_id)
+            await self.reload(tenant_id)
+
+    async def reload(self, tenant_id: str) -> None:
+        """Read the tenant's policies, local data and document, and publish a new generation."""
+        lock = self.loading.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            started = time.perf_counter()
+            current = await self.distribution.current(tenant_id)
+            snap = await self.distribution.snapshot(tenant_id)
+            async with self.db.transaction(write=False) as session:
+                found = await policies.modules(session, tenant_id)
+                local, local_version = await localdata.document(session, tenant_id)
+            held = self.tenants.get(tenant_id)
+            data_key = f"{snap.content_hash}"
+            if held is not None and held.sources.data_key == data_key:
+                data_json = held.sources.data_json
+            else:
+                data_json = await asyncio.to_thread(snap.data_json)
+            self.generation += 1
+            src = Sources(
+                tenant=tenant_id,
+                number=self.generation,
+                data_json=data_json,
+                data_key=data_key,
+                local=local,
+                modules=tuple(sorted(found.items())),
+                policy_revision=f"{current.revision}-{local_version}",
+                data_revision=current.etag.strip('"'),
+            )
+            if not await self._warm(src) and held is not None:
+                held.seen = current  # keep serving the working generation
+                return
+            if held is None:
+                held = Tenant(src, current)
+                self.tenants[tenant_id] = held
+                held.watcher = asyncio.create_task(self._watch(tenant_id))
+            held.sources, held.seen = src, current
+            held.rebuilds += 1
+            held.rebuild_seconds = time.perf_counter() - started
+
+    async def _warm(self, src: Sources) -> bool:
+        """Build the generation on every worker before it is published; False when it fails."""
+        futures = [asyncio.wrap_future(w.submit(w.warm, src)) for w in self.workers]
+        ok = True
+        for error in await asyncio.gather(*futures):
+            if error is not None:
+                ok = False
+                log.warning("an engine generation failed to build", error=error[:500])
+        return ok
+
+    async def _watch(self, tenant_id: str) -> None:
+        """Rebuild after the tenant's document revision moves (debounced: bursts coalesce)."""
+        while not self.stopping:
+            held = self.tenants[tenant_id]
+            try:
+                now = await self.distribution.wait_change(tenant_id, held.seen, WATCH_SECONDS)
+                if now == held.seen:
+                    continue
+                await asyncio.sleep(self.debounce)
+                await self.reload(tenant_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not rebuild an embedded engine", tenant=tenant_id)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Stop watching and the worker threads."""
+        self.stopping = True
+        for held in self.tenants.values():
+            if held.watcher is not None:
+                held.watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await held.watcher
+        for worker in self.workers:
+            worker.stop()
