@@ -14,9 +14,12 @@ from fastapi.responses import Response
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.decisions import inputs, localdata, opa, policies
+from gatehouse.decisions.schemas import DecisionSettings
 from gatehouse.decisions.service import Answer, decide
+from gatehouse.kit.http import problems
 from gatehouse.services import Services, client_ip
 
+SETTINGS = "/v1/decision-settings"
 DATA = "/v1/data"
 POLICIES = "/v1/policies"
 PREFIXES = (DATA, POLICIES)
@@ -259,5 +262,21 @@ def build_router(svc: Services) -> APIRouter:
             await policies.delete(s, actor, policy_id)
         await svc.engines.changed(who.tenant_id)
         return dumps({}, pretty)
+
+    @router.get(SETTINGS, summary="Read the decision settings", responses=problems(401, 403))
+    async def settings_get(who: PolicyReader) -> DecisionSettings:
+        """Whether `/v1/data` enriches `input.subject` with the store's record (default on)."""
+        return DecisionSettings(enrich=await svc.subjects.enabled(who.tenant_id))
+
+    @router.put(SETTINGS, summary="Change the decision settings", responses=problems(401, 403))
+    async def settings_put(
+        request: Request, who: PolicyWriter, body: DecisionSettings
+    ) -> DecisionSettings:
+        """Turn subject enrichment on or off for the tenant."""
+        unit = svc.write(request, who, "decision_settings.put", "decision_settings", "")
+        async with unit as (session, actor):
+            await localdata.set_enrich(session, actor, body.enrich)
+        svc.subjects.settings.pop(who.tenant_id, None)
+        return body
 
     return router

@@ -123,3 +123,15 @@ async def patch(session: AsyncSession, actor: Actor, parts: list[str], ops: Any)
 async def delete(session: AsyncSession, actor: Actor, parts: list[str]) -> None:
     """Remove the value at the path (404 when there is none)."""
     await _change(session, actor, parts, "decision_data.delete", None)
+
+
+async def set_enrich(session: AsyncSession, actor: Actor, enrich: bool) -> None:
+    """Turn subject enrichment on or off for the tenant (audited)."""
+    found = await row(session, actor.tenant_id, lock=True)
+    assert found is not None
+    before = {"enrich": found.enrich is not False}
+    found.enrich = enrich
+    after = {"enrich": enrich}
+    await audit.record(
+        session, actor, "decision_settings.put", "decision_settings", "", before=before, after=after
+    )
