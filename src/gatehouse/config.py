@@ -148,7 +148,11 @@ class Settings(BaseSettings):
         "restricted ones are erased, confidential ones (when `confidential`) masked.",
     )
     decisions_threads: int = Field(
-        2, ge=1, le=64, description="Evaluation threads of the embedded engines (each owns copies)."
+        2,
+        ge=0,
+        le=64,
+        description="Evaluation threads of the embedded engines (each owns its engine copies); "
+        "0 evaluates on the event loop's thread.",
     )
     decisions_time_limit_ms: int = Field(
         1000,

@@ -46,7 +46,10 @@ class EmbeddedEngines:
         debounce_seconds: float = 0.05,
     ) -> None:
         self.db, self.distribution = db, distribution
-        self.workers = [Worker(f"gatehouse-rego-{n}") for n in range(max(1, threads))]
+        # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway).
+        self.inline = threads == 0
+        count = max(1, threads)
+        self.workers = [Worker(f"gatehouse-rego-{n}", inline=self.inline) for n in range(count)]
         self.limit_ns = time_limit_ms * 1_000_000
         self.debounce = debounce_seconds
         self.tenants: dict[str, Tenant] = {}
@@ -71,6 +74,11 @@ class EmbeddedEngines:
         parts = opa.segments(path)
         query = opa.query(parts)
         rule = query if parts and all(opa.IDENT.match(p) for p in parts) else None
+        if self.inline:
+            found = self.workers[0].evaluate(src, rule, query, input, self.limit_ns)
+            if isinstance(found, EvaluationError):
+                raise found
+            return found, src
         worker = min(self.workers, key=lambda w: w.busy)
         worker.busy += 1
         try:

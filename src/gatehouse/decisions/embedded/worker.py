@@ -60,14 +60,19 @@ class Outcome:
 class Worker:
     """A single thread and the engines it built."""
 
-    def __init__(self, name: str) -> None:
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    def __init__(self, name: str, *, inline: bool = False) -> None:
+        # Inline: the caller's thread (the event loop's) owns the engines and evaluates itself.
+        self.pool = None if inline else ThreadPoolExecutor(1, thread_name_prefix=name)
         self.held: dict[str, Held] = {}  # touched only on the worker's thread
         self.busy = 0  # evaluations queued or running (read on the loop to pick a worker)
 
     def submit(self, fn: Any, *args: Any) -> Future[Any]:
-        """Run `fn(*args)` on this worker's thread."""
-        return self.pool.submit(fn, *args)
+        """Run `fn(*args)` on this worker's thread (at once, when inline)."""
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        done: Future[Any] = Future()
+        done.set_result(fn(*args))
+        return done
 
     def engine(self, src: Sources) -> regorus.Engine:
         """This thread's engine for the generation (built or derived when it is new)."""
@@ -148,5 +153,8 @@ class Worker:
 
     def stop(self) -> None:
         """Stop the thread after its queued work (engines are dropped on it)."""
+        if self.pool is None:
+            self.held.clear()
+            return
         self.pool.submit(self.held.clear)
         self.pool.shutdown(wait=False, cancel_futures=False)

@@ -1,0 +1,266 @@
+"""Embedded decisions: raw regorus (the floor), Gatehouse's in-process path, `POST /v1/data`
+over HTTP at 32 connections (token check, decision log, metrics on), and how soon a data change
+is seen by decisions, in one run.
+
+Scale with BENCH_DEC_USERS (default 100,000) and BENCH_DEC_GROUPS (5,000). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import regorus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Server, bench_env, cpu_sets, emit, enterprise_tenant, load, log, temp_home
+
+from gatehouse.audit.context import Actor
+from gatehouse.config import Settings
+from gatehouse.db.engine import Database
+from gatehouse.decisions import policies
+from gatehouse.decisions.embedded.engines import EmbeddedEngines
+from gatehouse.distribution.hub import Distribution
+from gatehouse.identity.bulk import load_org
+from gatehouse.identity.synthetic import generate
+from gatehouse.secrets.keyring import load_keyring
+
+BENCH = "decisions"
+USERS = int(os.environ.get("BENCH_DEC_USERS", "100000"))
+GROUPS = int(os.environ.get("BENCH_DEC_GROUPS", "5000"))
+EVALS = int(os.environ.get("BENCH_DEC_EVALS", "20000"))
+REQUESTS = int(os.environ.get("BENCH_DEC_REQUESTS", "40000"))
+CHANGES = int(os.environ.get("BENCH_DEC_CHANGES", "10"))
+CONNECTIONS = 32
+TENANT = "bench"
+NEVER_REFUSED = "100000000"
+TARGETS = {"in_process_ratio": 0.8, "http_rps": 4000.0, "http_p99_ms": 10.0}
+TARGETS["change_visible_p95_s"] = 1.0
+SCIM = "application/scim+json"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+DEPARTMENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+POLICY = """package authz
+
+default allow := false
+
+user := data.gatehouse.users[input.subject.id]
+
+# RBAC: managers and directors may read and approve anything.
+allow if {
+    input.action in {"read", "approve"}
+    some word in ["Manager", "Director"]
+    contains(user.title, word)
+}
+
+# ABAC: anyone active may read their own department's resources.
+allow if {
+    input.action == "read"
+    user.active != false
+    user.department == input.resource.department
+}
+
+reasons contains "not found" if not user
+"""
+
+
+def p95(samples: list[float]) -> float:
+    """The 95th percentile."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def inputs(people: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Decision inputs about random people and departments."""
+    rng = random.Random(5)
+    departments = sorted({p.get("department") or "" for p in people[:1000]})
+    return [
+        {
+            "subject": {"id": rng.choice(people)["id"]},
+            "action": rng.choice(["read", "read", "approve", "delete"]),
+            "resource": {"department": rng.choice(departments)},
+        }
+        for _ in range(count)
+    ]
+
+
+def raw_floor(data: bytes, asks: list[dict[str, Any]]) -> tuple[float, list[Any]]:
+    """Evaluations per second of regorus itself: set_input + eval_rule, in a loop."""
+    engine = regorus.Engine()
+    engine.add_data_json(data.decode())
+    engine.add_policy("authz.rego", POLICY)
+    answers = []
+    started = time.perf_counter()
+    for ask in asks:
+        engine.set_input(ask)
+        answers.append(engine.eval_rule("data.authz.allow"))
+    return len(asks) / (time.perf_counter() - started), answers
+
+
+async def gatehouse_path(
+    db: Database, hub: Distribution, threads: int, asks: list[dict[str, Any]], expected: list[Any]
+) -> float:
+    """Evaluations per second through EmbeddedEngines.evaluate (32 callers at a time)."""
+    engines = EmbeddedEngines(db, hub, threads=threads, time_limit_ms=10_000)
+    try:
+        await engines.evaluate(TENANT, "authz/allow", asks[0])  # build the engines
+        got: list[Any] = [None] * len(asks)
+
+        async def caller(start: int) -> None:
+            for n in range(start, len(asks), CONNECTIONS):
+                got[n] = (await engines.evaluate(TENANT, "authz/allow", asks[n])).result
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(c) for c in range(CONNECTIONS)))
+        rate = len(asks) / (time.perf_counter() - started)
+        assert got == expected, "the engine disagrees with raw regorus"
+        held = engines.tenants[TENANT]
+        log(f"threads={threads}: {rate:,.0f}/s; engine build {held.rebuild_seconds:.2f}s")
+        return rate
+    finally:
+        await engines.stop()
+
+
+async def in_process(cfg: Settings) -> dict[str, Any]:
+    """Load the store and the policy; time raw regorus and the Gatehouse path on the same asks."""
+    db = Database(cfg.effective_database_url)
+    try:
+        async with db.transaction() as session:
+            ring = await load_keyring(session, cfg)
+        org = generate(USERS, GROUPS, seed=7)
+        actor = Actor(TENANT, "bench")
+        async with db.transaction() as session:
+            await load_org(session, actor, org, source="bench-hr")
+            await policies.put(session, actor, "authz.rego", POLICY)
+        hub = Distribution(db, cfg, lambda: ring)
+        await hub.catch_up(TENANT)
+        snap = await hub.snapshot(TENANT)
+        data = snap.data_json()
+        people = list(json.loads(data)["gatehouse"]["users"].values())
+        asks = inputs(people, EVALS)
+        raw, expected = raw_floor(data, asks)
+        log(f"raw regorus eval_rule: {raw:,.0f}/s ({len(data):,} bytes of data)")
+        inline = await gatehouse_path(db, hub, 0, asks, expected)
+        pooled = await gatehouse_path(db, hub, 2, asks, expected)
+        return {
+            "users": USERS,
+            "document_bytes": len(data),
+            "raw_evals_per_s": round(raw),
+            "in_process_evals_per_s": round(inline),
+            "in_process_ratio": round(inline / raw, 3),
+            "in_process_threads2_evals_per_s": round(pooled),
+            "in_process_threads2_ratio": round(pooled / raw, 3),
+            "people": [p["id"] for p in people[:500]],
+            "departments": sorted({p.get("department") or "" for p in people[:1000]}),
+        }
+    finally:
+        await db.dispose()
+
+
+async def changes(port: int, evaluator: str, admin: str, people: list[str]) -> dict[str, Any]:
+    """SCIM PATCH of a user's department → seen by `POST /v1/data` (time until it flips)."""
+    base = f"http://127.0.0.1:{port}"
+    seen: list[float] = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        ask = {"Authorization": f"Bearer {evaluator}"}
+        for n in range(CHANGES):
+            who = people[n]
+            department = f"Moved {n}"
+            body = {"input": {"subject": {"id": who}, "action": "read"}}
+            body["input"]["resource"] = {"department": department}
+            patch = {
+                "schemas": [PATCH],
+                "Operations": [
+                    {"op": "replace", "path": "title", "value": "Clerk"},
+                    {"op": "replace", "path": DEPARTMENT, "value": department},
+                ],
+            }
+            started = time.perf_counter()
+            r = await client.patch(
+                f"/scim/v2/Users/{who}",
+                content=json.dumps(patch),
+                headers={"Authorization": f"Bearer {admin}", "Content-Type": SCIM},
+            )
+            assert r.status_code == 200, r.text
+            while True:
+                answer = (await client.post("/v1/data/authz/allow", json=body, headers=ask)).json()
+                if answer.get("result") is True:
+                    break
+                if time.perf_counter() - started > 30:
+                    raise AssertionError("the change was not seen in 30 s")
+                await asyncio.sleep(0.005)
+            seen.append(time.perf_counter() - started)
+    return {
+        "change_visible_p50_s": round(statistics.median(seen), 3),
+        "change_visible_p95_s": round(p95(seen), 3),
+    }
+
+
+def run() -> dict[str, Any]:
+    """Set up, measure in process, then over HTTP against `gatehouse serve`."""
+    server_cpus, load_cpus = cpu_sets()
+    with temp_home() as home:
+        env = bench_env(home, rate_limit_enterprise=NEVER_REFUSED)
+        token = enterprise_tenant(env, home, TENANT)
+        evaluator, admin = token("decisions:evaluate"), token("admin:*")
+        cfg = Settings(home=home, rate_limit_enterprise=int(NEVER_REFUSED), _env_file=None)  # type: ignore[call-arg]
+        result = asyncio.run(in_process(cfg))
+        people, departments = result.pop("people"), result.pop("departments")
+        values = home / "subjects.txt"
+        values.write_text("\n".join(people) + "\n")
+        with Server(env, home, server_cpus) as server:
+            body = (
+                '{"input":{"subject":{"id":"{v}"},"action":"read",'
+                f'"resource":{{"department":"{departments[0]}"}}}}}}'
+            )
+            health = load(server.port, "/health", requests=REQUESTS, cpus=load_cpus)
+            http = load(
+                server.port,
+                "/v1/data/authz/allow?metrics=true",
+                token=evaluator,
+                requests=REQUESTS,
+                connections=CONNECTIONS,
+                cpus=load_cpus,
+                method="POST",
+                body=body,
+                values=values,
+            )
+            log(f"POST /v1/data: {http['rps']}/s, p99 {http.get('p99_ms')} ms")
+            seen = asyncio.run(changes(server.port, evaluator, admin, people[-CHANGES:]))
+            log(f"change visible p95 {seen['change_visible_p95_s']}s")
+    result.update(seen)
+    result.update(
+        {
+            "http_rps": http["rps"],
+            "http_p50_ms": http.get("p50_ms"),
+            "http_p99_ms": http.get("p99_ms"),
+            "http_baseline_health_rps": health["rps"],
+        }
+    )
+    passed = {
+        "in_process_ratio": result["in_process_ratio"] >= TARGETS["in_process_ratio"],
+        "http_rps": result["http_rps"] >= TARGETS["http_rps"],
+        "http_p99_ms": (result["http_p99_ms"] or 1e9) <= TARGETS["http_p99_ms"],
+        "change_visible_p95_s": result["change_visible_p95_s"] <= TARGETS["change_visible_p95_s"],
+    }
+    return {
+        "bench": BENCH,
+        "metric": result["http_rps"],
+        "unit": "decisions/s",
+        **result,
+        "targets": TARGETS,
+        "passed": passed,
+        "pass": all(passed.values()),
+    }
+
+
+if __name__ == "__main__":
+    emit(run())
