@@ -148,11 +148,12 @@ class Settings(BaseSettings):
         "restricted ones are erased, confidential ones (when `confidential`) masked.",
     )
     decisions_threads: int = Field(
-        2,
+        0,
         ge=0,
         le=64,
         description="Evaluation threads of the embedded engines (each owns its engine copies); "
-        "0 evaluates on the event loop's thread.",
+        "0 (the default) evaluates on the event loop's thread: regorus holds the GIL while it "
+        "evaluates or loads data, so threads only add a hand-off (docs/decisions-engine.md).",
     )
     decisions_time_limit_ms: int = Field(
         1000,

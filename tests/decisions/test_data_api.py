@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gatehouse.decisions.embedded.engines import EmbeddedEngines
+from gatehouse.decisions.types import EvaluationError
 from tests.conftest import BOTH
 from tests.decisions.conftest import Api, opa_error
 
@@ -109,3 +111,25 @@ async def test_slow_policy_hits_the_time_limit(api: Api) -> None:
     assert body["errors"][0]["code"] == "eval_cancel_error"
     api.h.svc.engines.limit_ns = 10_000_000_000
     assert "result" in await api.ask("authz/allow", {})
+
+
+async def test_worker_threads_answer_the_same(api: Api) -> None:
+    """With evaluation threads (one engine copy each), answers and errors are the same."""
+    svc = api.h.svc
+    pooled = EmbeddedEngines(svc.db, svc.distribution, threads=2, time_limit_ms=10_000)
+    try:
+        alice = api.org.users["alice"]
+        subject = {"id": alice, "groups": ["engineering"]}
+        for _ in range(4):
+            found = await pooled.evaluate(
+                "acme", "authz/allow", {"action": "read", "subject": subject}
+            )
+            assert found.result is True
+        assert (await pooled.evaluate("acme", "authz", {})).result["allow"] is False
+        assert not (await pooled.evaluate("acme", "nowhere", {})).defined
+        pooled.limit_ns = 1
+        with pytest.raises(EvaluationError) as caught:
+            await pooled.evaluate("acme", "authz/allow", {})
+        assert caught.value.code == "eval_cancel_error"
+    finally:
+        await pooled.stop()

@@ -41,7 +41,7 @@ class EmbeddedEngines:
         db: Database,
         distribution: Distribution,
         *,
-        threads: int = 2,
+        threads: int = 0,
         time_limit_ms: int = 1000,
         debounce_seconds: float = 0.05,
     ) -> None:
