@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,16 @@ from gatehouse.decisions.types import Decision, EvaluationError
 from gatehouse.distribution.hub import Current, Distribution
 
 log = structlog.get_logger("gatehouse.decisions")
+
+
+@functools.lru_cache(maxsize=4096)
+def reference(path: str) -> tuple[str | None, str]:
+    """The rule to ask for a data path (None when it is not a plain rule ref) and the query."""
+    parts = opa.segments(path)
+    query = opa.query(parts)
+    return (query if parts and all(opa.IDENT.match(p) for p in parts) else None), query
+
+
 WATCH_SECONDS = 30.0
 
 
@@ -71,9 +82,7 @@ class EmbeddedEngines:
     async def run(self, tenant_id: str, path: str, input: Any) -> tuple[Outcome, Sources]:
         """Evaluate on the least busy worker: the outcome (with its timing) and the generation."""
         src = await self.sources(tenant_id)
-        parts = opa.segments(path)
-        query = opa.query(parts)
-        rule = query if parts and all(opa.IDENT.match(p) for p in parts) else None
+        rule, query = reference(path)
         if self.inline:
             found = self.workers[0].evaluate(src, rule, query, input, self.limit_ns)
             if isinstance(found, EvaluationError):
@@ -95,7 +104,7 @@ class EmbeddedEngines:
         held = self.tenants.get(tenant_id)
         if held is None:
             await self.reload(tenant_id)
-            held = self.tenants[tenant_id]
+            return self.tenants[tenant_id].sources
         return held.sources
 
     async def changed(self, tenant_id: str) -> None:
