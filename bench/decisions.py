@@ -198,9 +198,34 @@ async def changes(port: int, evaluator: str, admin: str, people: list[str]) -> d
                     raise AssertionError("the change was not seen in 30 s")
                 await asyncio.sleep(0.005)
             seen.append(time.perf_counter() - started)
+        policy = await policy_changes(client, ask)
     return {
         "change_visible_p50_s": round(statistics.median(seen), 3),
         "change_visible_p95_s": round(p95(seen), 3),
+        **policy,
+    }
+
+
+async def policy_changes(client: httpx.AsyncClient, ask: dict[str, str]) -> dict[str, Any]:
+    """`PUT /v1/policies` of a new rule value → seen by `POST /v1/data` (time until it is)."""
+    seen: list[float] = []
+    writer = {**ask, "Content-Type": "text/plain"}
+    for n in range(CHANGES):
+        module = f"package bench.flag\n\nvalue := {n}\n"
+        started = time.perf_counter()
+        r = await client.put("/v1/policies/bench/flag.rego", content=module, headers=writer)
+        assert r.status_code == 200, r.text
+        while True:
+            answer = (await client.post("/v1/data/bench/flag/value", json={}, headers=ask)).json()
+            if answer.get("result") == n:
+                break
+            if time.perf_counter() - started > 30:
+                raise AssertionError("the policy change was not seen in 30 s")
+            await asyncio.sleep(0.005)
+        seen.append(time.perf_counter() - started)
+    return {
+        "policy_change_visible_p50_s": round(statistics.median(seen), 3),
+        "policy_change_visible_p95_s": round(p95(seen), 3),
     }
 
 
@@ -210,7 +235,7 @@ def run() -> dict[str, Any]:
     with temp_home() as home:
         env = bench_env(home, rate_limit_enterprise=NEVER_REFUSED)
         token = enterprise_tenant(env, home, TENANT)
-        evaluator, admin = token("decisions:evaluate"), token("admin:*")
+        evaluator, admin = token("decisions:evaluate", "policies:write"), token("admin:*")
         cfg = Settings(home=home, rate_limit_enterprise=int(NEVER_REFUSED), _env_file=None)  # type: ignore[call-arg]
         result = asyncio.run(in_process(cfg))
         people, departments = result.pop("people"), result.pop("departments")
@@ -222,6 +247,15 @@ def run() -> dict[str, Any]:
                 f'"resource":{{"department":"{departments[0]}"}}}}}}'
             )
             health = load(server.port, "/health", requests=REQUESTS, cpus=load_cpus)
+            # The cost of being an authenticated API request at all (bench/api_overhead.py).
+            current = load(
+                server.port,
+                "/v1/integration/tokens/current",
+                token=evaluator,
+                requests=REQUESTS,
+                connections=CONNECTIONS,
+                cpus=load_cpus,
+            )
             http = load(
                 server.port,
                 "/v1/data/authz/allow?metrics=true",
@@ -243,6 +277,8 @@ def run() -> dict[str, Any]:
             "http_p50_ms": http.get("p50_ms"),
             "http_p99_ms": http.get("p99_ms"),
             "http_baseline_health_rps": health["rps"],
+            "http_baseline_authenticated_rps": current["rps"],
+            "http_vs_authenticated": round(http["rps"] / current["rps"], 3),
         }
     )
     passed = {

@@ -125,7 +125,8 @@ class EmbeddedEngines:
                 local, local_version = await localdata.document(session, tenant_id)
             held = self.tenants.get(tenant_id)
             data_key = f"{snap.content_hash}"
-            if held is not None and held.sources.data_key == data_key:
+            reloaded = held is None or held.sources.data_key != data_key
+            if held is not None and not reloaded:
                 data_json = held.sources.data_json
             else:
                 data_json = await asyncio.to_thread(snap.data_json)
@@ -150,6 +151,14 @@ class EmbeddedEngines:
             held.sources, held.seen = src, current
             held.rebuilds += 1
             held.rebuild_seconds = time.perf_counter() - started
+            log.info(
+                "embedded engine rebuilt",
+                tenant=tenant_id,
+                generation=src.number,
+                revision=current.revision,
+                document_reloaded=reloaded,
+                seconds=round(held.rebuild_seconds, 3),
+            )
 
     async def _warm(self, src: Sources) -> bool:
         """Build the generation on every worker before it is published; False when it fails."""
