@@ -25,6 +25,7 @@ POLICIES = "/v1/policies"
 PREFIXES = (DATA, POLICIES)
 Flag = Annotated[bool, Query(description="OPA's flag of the same name.")]
 EXPLAIN = ("", "off")
+EVALUATED = opa.responses(400, 500)
 INPUT_BODY: dict[str, Any] = {
     "requestBody": {
         "description": 'OPA\'s `{"input": ...}`; the input is optional.',
@@ -129,7 +130,10 @@ def build_router(svc: Services) -> APIRouter:
         return await evaluate(request, who, path, value, parsed, started, metrics, pretty)
 
     @router.post(
-        DATA + "/{path:path}", summary="Evaluate a rule or document", openapi_extra=INPUT_BODY
+        DATA + "/{path:path}",
+        summary="Evaluate a rule or document",
+        openapi_extra=INPUT_BODY,
+        responses=EVALUATED,
     )
     async def data_post(
         request: Request,
@@ -144,7 +148,12 @@ def build_router(svc: Services) -> APIRouter:
         with the store's record when the tenant has enrichment on."""
         return await post_data(request, who, path, metrics, pretty, explain)
 
-    @router.post(DATA, summary="Evaluate the whole data document", openapi_extra=INPUT_BODY)
+    @router.post(
+        DATA,
+        summary="Evaluate the whole data document",
+        openapi_extra=INPUT_BODY,
+        responses=EVALUATED,
+    )
     async def data_post_root(
         request: Request,
         who: Evaluator,
@@ -155,7 +164,7 @@ def build_router(svc: Services) -> APIRouter:
         """OPA's Data API at the root: every document and rule value."""
         return await post_data(request, who, "", metrics, pretty, explain)
 
-    @router.get(DATA + "/{path:path}", summary="Read a rule or document")
+    @router.get(DATA + "/{path:path}", summary="Read a rule or document", responses=EVALUATED)
     async def data_get(
         request: Request,
         who: Evaluator,
@@ -168,7 +177,7 @@ def build_router(svc: Services) -> APIRouter:
         """OPA's Data API with GET: no input unless `?input=` carries one as JSON."""
         return await get_data(request, who, path, input, metrics, pretty, explain)
 
-    @router.get(DATA, summary="Read the whole data document")
+    @router.get(DATA, summary="Read the whole data document", responses=EVALUATED)
     async def data_get_root(
         request: Request,
         who: Evaluator,
@@ -180,7 +189,12 @@ def build_router(svc: Services) -> APIRouter:
         """OPA's Data API with GET at the root."""
         return await get_data(request, who, "", input, metrics, pretty, explain)
 
-    @router.put(DATA + "/{path:path}", status_code=204, openapi_extra=JSON_BODY)
+    @router.put(
+        DATA + "/{path:path}",
+        status_code=204,
+        openapi_extra=JSON_BODY,
+        responses=opa.responses(304, 400),
+    )
     async def data_put(
         request: Request,
         who: PolicyWriter,
@@ -197,7 +211,12 @@ def build_router(svc: Services) -> APIRouter:
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204 if done else 304)
 
-    @router.patch(DATA + "/{path:path}", status_code=204, openapi_extra=JSON_BODY)
+    @router.patch(
+        DATA + "/{path:path}",
+        status_code=204,
+        openapi_extra=JSON_BODY,
+        responses=opa.responses(400, 404),
+    )
     async def data_patch(request: Request, who: PolicyWriter, path: str) -> Response:
         """Apply a JSON Patch (`add`, `remove`, `replace`; paths relative to this one)."""
         parts = opa.segments(path)
@@ -208,7 +227,7 @@ def build_router(svc: Services) -> APIRouter:
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204)
 
-    @router.delete(DATA + "/{path:path}", status_code=204)
+    @router.delete(DATA + "/{path:path}", status_code=204, responses=opa.responses(400, 404))
     async def data_delete(request: Request, who: PolicyWriter, path: str) -> Response:
         """Remove tenant-local data at the path."""
         parts = opa.segments(path)
@@ -218,14 +237,16 @@ def build_router(svc: Services) -> APIRouter:
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204)
 
-    @router.get(POLICIES, summary="List policies")
+    @router.get(POLICIES, summary="List policies", responses=opa.responses())
     async def policies_list(who: PolicyReader, pretty: Flag = False) -> Response:
         """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw"}]}`."""
         async with svc.read() as session:
             found = await policies.all_of(session, who.tenant_id)
         return dumps({"result": [{"id": p.id, "raw": p.raw} for p in found]}, pretty)
 
-    @router.get(POLICIES + "/{policy_id:path}", summary="Read a policy")
+    @router.get(
+        POLICIES + "/{policy_id:path}", summary="Read a policy", responses=opa.responses(404)
+    )
     async def policy_get(who: PolicyReader, policy_id: str, pretty: Flag = False) -> Response:
         """One policy module, `{"result": {"id", "raw"}}`."""
         async with svc.read() as session:
@@ -235,7 +256,10 @@ def build_router(svc: Services) -> APIRouter:
         return dumps({"result": {"id": found.id, "raw": found.raw}}, pretty)
 
     @router.put(
-        POLICIES + "/{policy_id:path}", summary="Create or update a policy", openapi_extra=REGO_BODY
+        POLICIES + "/{policy_id:path}",
+        summary="Create or update a policy",
+        openapi_extra=REGO_BODY,
+        responses=opa.responses(400),
     )
     async def policy_put(
         request: Request, who: PolicyWriter, policy_id: str, pretty: Flag = False
@@ -253,7 +277,9 @@ def build_router(svc: Services) -> APIRouter:
         await svc.engines.changed(who.tenant_id)
         return dumps({}, pretty)
 
-    @router.delete(POLICIES + "/{policy_id:path}", summary="Delete a policy")
+    @router.delete(
+        POLICIES + "/{policy_id:path}", summary="Delete a policy", responses=opa.responses(404)
+    )
     async def policy_delete(
         request: Request, who: PolicyWriter, policy_id: str, pretty: Flag = False
     ) -> Response:
@@ -263,12 +289,12 @@ def build_router(svc: Services) -> APIRouter:
         await svc.engines.changed(who.tenant_id)
         return dumps({}, pretty)
 
-    @router.get(SETTINGS, summary="Read the decision settings", responses=problems(401, 403))
+    @router.get(SETTINGS, summary="Read the decision settings", responses=problems())
     async def settings_get(who: PolicyReader) -> DecisionSettings:
         """Whether `/v1/data` enriches `input.subject` with the store's record (default on)."""
         return DecisionSettings(enrich=await svc.subjects.enabled(who.tenant_id))
 
-    @router.put(SETTINGS, summary="Change the decision settings", responses=problems(401, 403))
+    @router.put(SETTINGS, summary="Change the decision settings", responses=problems(422))
     async def settings_put(
         request: Request, who: PolicyWriter, body: DecisionSettings
     ) -> DecisionSettings:

@@ -23,7 +23,45 @@ CODES = {
     422: "invalid_parameter",
     429: "too_many_requests",
 }
+ERROR_SCHEMA: dict[str, Any] = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        }
+    }
+}
+TEXTS = {
+    304: "`If-None-Match: *` and a value is there: nothing written.",
+    400: "Malformed request, input or module (OPA's `invalid_parameter`).",
+    401: "No valid token.",
+    403: "The token lacks the scope.",
+    404: "No such policy or value (or a path that cannot be routed).",
+    413: "Request body too large.",
+    422: "A query parameter or header is invalid.",
+    429: "Rate limit reached; see Retry-After.",
+    500: "Evaluation failed (`errors` says why, e.g. `eval_cancel_error`).",
+}
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI response entries, in OPA's error shape, for the statuses a route can answer."""
+    out: dict[int | str, dict[str, Any]] = {}
+    # 404: a path Starlette cannot route (a newline in it) is not found before any handler.
+    for code in sorted({401, 403, 404, 413, 422, 429, *codes}):
+        entry: dict[str, Any] = {"description": TEXTS.get(code, "Error.")}
+        if code != 304:
+            entry.update(ERROR_SCHEMA)
+        out[code] = entry
+    return out
 
 
 def body(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> bytes:
