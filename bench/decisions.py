@@ -41,6 +41,7 @@ EVALS = int(os.environ.get("BENCH_DEC_EVALS", "20000"))
 REQUESTS = int(os.environ.get("BENCH_DEC_REQUESTS", "40000"))
 CHANGES = int(os.environ.get("BENCH_DEC_CHANGES", "10"))
 CONNECTIONS = 32
+ROUNDS = 3
 TENANT = "bench"
 NEVER_REFUSED = "100000000"
 TARGETS = {"in_process_ratio": 0.8, "http_rps": 4000.0, "http_p99_ms": 10.0}
@@ -92,11 +93,16 @@ def inputs(people: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     ]
 
 
-def raw_floor(data: bytes, asks: list[dict[str, Any]]) -> tuple[float, list[Any]]:
-    """Evaluations per second of regorus itself: set_input + eval_rule, in a loop."""
+def raw_engine(data: bytes) -> regorus.Engine:
+    """regorus with the document and the policy, as an application embedding it would hold it."""
     engine = regorus.Engine()
     engine.add_data_json(data.decode())
     engine.add_policy("authz.rego", POLICY)
+    return engine
+
+
+def raw_round(engine: regorus.Engine, asks: list[dict[str, Any]]) -> tuple[float, list[Any]]:
+    """Evaluations per second of regorus itself: set_input + eval_rule, in a loop."""
     answers = []
     started = time.perf_counter()
     for ask in asks:
@@ -105,28 +111,45 @@ def raw_floor(data: bytes, asks: list[dict[str, Any]]) -> tuple[float, list[Any]
     return len(asks) / (time.perf_counter() - started), answers
 
 
-async def gatehouse_path(
-    db: Database, hub: Distribution, threads: int, asks: list[dict[str, Any]], expected: list[Any]
+async def path_round(
+    engines: EmbeddedEngines, asks: list[dict[str, Any]], expected: list[Any]
 ) -> float:
     """Evaluations per second through EmbeddedEngines.evaluate (32 callers at a time)."""
-    engines = EmbeddedEngines(db, hub, threads=threads, time_limit_ms=10_000)
+    got: list[Any] = [None] * len(asks)
+
+    async def caller(start: int) -> None:
+        for n in range(start, len(asks), CONNECTIONS):
+            got[n] = (await engines.evaluate(TENANT, "authz/allow", asks[n])).result
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(c) for c in range(CONNECTIONS)))
+    rate = len(asks) / (time.perf_counter() - started)
+    assert got == expected, "the engine disagrees with raw regorus"
+    return rate
+
+
+async def compared(
+    db: Database, hub: Distribution, data: bytes, asks: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Best of ROUNDS alternating rounds of raw regorus, inline and two-thread evaluation."""
+    raw = raw_engine(data)
+    inline = EmbeddedEngines(db, hub, threads=0, time_limit_ms=10_000)
+    pooled = EmbeddedEngines(db, hub, threads=2, time_limit_ms=10_000)
+    best = {"raw": 0.0, "inline": 0.0, "threads2": 0.0}
     try:
-        await engines.evaluate(TENANT, "authz/allow", asks[0])  # build the engines
-        got: list[Any] = [None] * len(asks)
-
-        async def caller(start: int) -> None:
-            for n in range(start, len(asks), CONNECTIONS):
-                got[n] = (await engines.evaluate(TENANT, "authz/allow", asks[n])).result
-
-        started = time.perf_counter()
-        await asyncio.gather(*(caller(c) for c in range(CONNECTIONS)))
-        rate = len(asks) / (time.perf_counter() - started)
-        assert got == expected, "the engine disagrees with raw regorus"
-        held = engines.tenants[TENANT]
-        log(f"threads={threads}: {rate:,.0f}/s; engine build {held.rebuild_seconds:.2f}s")
-        return rate
+        for engines, name in ((inline, "inline"), (pooled, "threads2")):
+            await engines.evaluate(TENANT, "authz/allow", asks[0])  # build the engines
+            log(f"{name}: engine build {engines.tenants[TENANT].rebuild_seconds:.2f}s")
+        for _ in range(ROUNDS):
+            rate, expected = raw_round(raw, asks)
+            best["raw"] = max(best["raw"], rate)
+            best["inline"] = max(best["inline"], await path_round(inline, asks, expected))
+            best["threads2"] = max(best["threads2"], await path_round(pooled, asks, expected))
+        log(", ".join(f"{k} {v:,.0f}/s" for k, v in best.items()))
+        return best
     finally:
-        await engines.stop()
+        await inline.stop()
+        await pooled.stop()
 
 
 async def in_process(cfg: Settings) -> dict[str, Any]:
@@ -146,18 +169,15 @@ async def in_process(cfg: Settings) -> dict[str, Any]:
         data = snap.data_json()
         people = list(json.loads(data)["gatehouse"]["users"].values())
         asks = inputs(people, EVALS)
-        raw, expected = raw_floor(data, asks)
-        log(f"raw regorus eval_rule: {raw:,.0f}/s ({len(data):,} bytes of data)")
-        inline = await gatehouse_path(db, hub, 0, asks, expected)
-        pooled = await gatehouse_path(db, hub, 2, asks, expected)
+        best = await compared(db, hub, data, asks)
         return {
             "users": USERS,
             "document_bytes": len(data),
-            "raw_evals_per_s": round(raw),
-            "in_process_evals_per_s": round(inline),
-            "in_process_ratio": round(inline / raw, 3),
-            "in_process_threads2_evals_per_s": round(pooled),
-            "in_process_threads2_ratio": round(pooled / raw, 3),
+            "raw_evals_per_s": round(best["raw"]),
+            "in_process_evals_per_s": round(best["inline"]),
+            "in_process_ratio": round(best["inline"] / best["raw"], 3),
+            "in_process_threads2_evals_per_s": round(best["threads2"]),
+            "in_process_threads2_ratio": round(best["threads2"] / best["raw"], 3),
             "people": [p["id"] for p in people[:500]],
             "departments": sorted({p.get("department") or "" for p in people[:1000]}),
         }

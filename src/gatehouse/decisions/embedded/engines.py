@@ -70,7 +70,16 @@ class EmbeddedEngines:
 
     async def evaluate(self, tenant_id: str, path: str, input: Any) -> Decision:
         """The value of `data.<path>` for `input` in the tenant's engine."""
-        outcome, src = await self.run(tenant_id, path, input)
+        held = self.tenants.get(tenant_id)
+        src = held.sources if held is not None else await self.sources(tenant_id)
+        rule, query = reference(path)
+        if self.inline:
+            outcome = self.workers[0].evaluate(src, rule, query, input, self.limit_ns)
+        else:
+            outcome = await self._on_worker(src, rule, query, input)
+        if type(outcome) is EvaluationError:
+            raise outcome
+        assert isinstance(outcome, Outcome)
         return Decision(
             outcome.defined,
             outcome.result,
@@ -79,25 +88,18 @@ class EmbeddedEngines:
             eval_ns=outcome.eval_ns,
         )
 
-    async def run(self, tenant_id: str, path: str, input: Any) -> tuple[Outcome, Sources]:
-        """Evaluate on the least busy worker: the outcome (with its timing) and the generation."""
-        src = await self.sources(tenant_id)
-        rule, query = reference(path)
-        if self.inline:
-            found = self.workers[0].evaluate(src, rule, query, input, self.limit_ns)
-            if isinstance(found, EvaluationError):
-                raise found
-            return found, src
+    async def _on_worker(
+        self, src: Sources, rule: str | None, query: str, input: Any
+    ) -> Outcome | EvaluationError:
+        """Evaluate on the least busy worker thread."""
         worker = min(self.workers, key=lambda w: w.busy)
         worker.busy += 1
         try:
             future = worker.submit(worker.evaluate, src, rule, query, input, self.limit_ns)
-            outcome = await asyncio.wrap_future(future)
+            found: Outcome | EvaluationError = await asyncio.wrap_future(future)
+            return found
         finally:
             worker.busy -= 1
-        if isinstance(outcome, EvaluationError):
-            raise outcome
-        return outcome, src
 
     async def sources(self, tenant_id: str) -> Sources:
         """The tenant's current generation (loaded, and watched, on first use)."""
