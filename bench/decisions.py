@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import regorus
+import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -154,6 +155,8 @@ async def compared(
 
 async def in_process(cfg: Settings) -> dict[str, Any]:
     """Load the store and the policy; time raw regorus and the Gatehouse path on the same asks."""
+    # Gatehouse's own log lines (engine rebuilds) go to stderr: stdout carries the JSON line.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     db = Database(cfg.effective_database_url)
     try:
         async with db.transaction() as session:

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from gatehouse.db.bulk import insert_many
 from gatehouse.db.engine import Database
 from gatehouse.fleet import decisionlog
 from gatehouse.fleet.redaction import Redactions
@@ -106,20 +107,24 @@ class DecisionLog:
                 by_tenant.setdefault(made.tenant_id, []).append(made)
             for tenant, items in by_tenant.items():
                 try:
-                    rows = [await self._row(m) for m in items]
+                    now = datetime.now(UTC)
+                    rows = [await self._row(m, now) for m in items]
+                    # Decision ids are fresh UUIDs: no look-up for ones already stored.
                     async with self.db.transaction() as session:
-                        await decisionlog.store(session, tenant, rows, datetime.now(UTC))
+                        await insert_many(session, decisionlog.TABLE, rows)
                     self.metrics.decisions_logged.inc(len(rows))
                 except Exception:
                     log.exception("could not write decisions", tenant=tenant, count=len(items))
                     self.metrics.decision_log_dropped.labels("write_failed").inc(len(items))
 
-    async def _row(self, made: Made) -> dict[str, Any]:
+    async def _row(self, made: Made, now: datetime) -> dict[str, Any]:
         redactor = await self.redactors.of(made.tenant_id)
         report = Redactions()
         stored_input = redactor.apply(made.input, "/input", report)
         result = redactor.apply(made.result, "/result", report) if made.defined else None
         return {
+            "tenant_id": made.tenant_id,
+            "received_at": now,
             "decision_id": made.decision_id,
             "decided_at": made.decided_at,
             "engine": made.engine,
