@@ -30,6 +30,10 @@ class Subjects:
     def __init__(self, db: Database, distribution: Distribution) -> None:
         self.db, self.distribution = db, distribution
         self.settings: TTLCache[str, bool] = TTLCache(maxsize=4096, ttl=SETTING_TTL)
+        # (tenant, ref) → document key or None: unknown subjects must not cost a query each.
+        self.keys: TTLCache[tuple[str, str], str | None] = TTLCache(
+            maxsize=100_000, ttl=SETTING_TTL
+        )
 
     async def enrich(self, tenant: str, subject_ref: str) -> dict[str, Any] | None:
         """The subject's record (by the document's user key, else by id or userName), or None."""
@@ -47,6 +51,12 @@ class Subjects:
         return found
 
     async def _key_of(self, tenant: str, ref: str) -> str | None:
+        if (tenant, ref) in self.keys:
+            return self.keys[(tenant, ref)]
+        key = self.keys[(tenant, ref)] = await self._look_up(tenant, ref)
+        return key
+
+    async def _look_up(self, tenant: str, ref: str) -> str | None:
         async with self.db.transaction(write=False) as session:
             key = (await settings_of(session, tenant)).key.value
             stmt = (
