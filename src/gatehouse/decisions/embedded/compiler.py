@@ -9,7 +9,6 @@ from typing import Any
 import regorus
 
 from gatehouse.decisions import opa
-from gatehouse.kit.problems import Problem
 
 LOCATION = re.compile(r"-->\s*(?P<file>.*?):(?P<row>\d+):(?P<col>\d+)")
 PACKAGE = re.compile(r"^\s*package\s+([^\s#]+)", re.MULTILINE)
@@ -67,9 +66,3 @@ def check(modules: dict[str, str], changed: str, rego_v0: bool = False) -> None:
         raise opa.error(
             400, "invalid_parameter", COMPILE_MESSAGE, opa_errors=[parse_error(str(exc))]
         ) from None
-
-
-def rejected(problem: Problem) -> str:
-    """The first compiler message of a refusal (for the audit entry)."""
-    found: list[dict[str, Any]] = problem.extra.get("opa_errors") or []
-    return str(found[0]["message"]) if found else problem.detail

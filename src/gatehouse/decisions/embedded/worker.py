@@ -108,10 +108,6 @@ class Worker:
             return clean(str(exc))
         return None
 
-    def forget(self, tenant: str) -> None:
-        """Drop the tenant's engines."""
-        self.held.pop(tenant, None)
-
     def evaluate(
         self, src: Sources, rule: str | None, query: str, input: Any, limit_ns: int
     ) -> Outcome | EvaluationError:
