@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,6 +83,20 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
     if done.returncode != 0:
         raise BenchError(f"gatehouse {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
     return done.stdout
+
+
+def enterprise_tenant(env: dict[str, str], home: Path, tenant: str) -> Callable[..., str]:
+    """Migrate, create `tenant` on the enterprise tier; a function making its tokens."""
+    cli(["db", "upgrade"], env, home)
+    cli(["tenant", "create", tenant, "--tier", "enterprise"], env, home)
+
+    def token(*scopes: str) -> str:
+        args = ["token", "create", "--tenant", tenant, "--json"]
+        for scope in scopes:
+            args += ["--scope", scope]
+        return str(json.loads(cli(args, env, home))["token"])
+
+    return token
 
 
 def cpu_sets() -> tuple[set[int] | None, set[int] | None]:

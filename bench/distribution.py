@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Server, bench_env, cli, cpu_sets, emit, load, log, temp_home
+from _common import Server, bench_env, cpu_sets, emit, enterprise_tenant, load, log, temp_home
 
 from gatehouse.audit.context import Actor
 from gatehouse.config import Settings
@@ -199,15 +199,7 @@ def run() -> dict[str, Any]:
     server_cpus, load_cpus = cpu_sets()
     with temp_home() as home:
         env = bench_env(home, rate_limit_enterprise=NEVER_REFUSED)
-        cli(["db", "upgrade"], env, home)
-        cli(["tenant", "create", TENANT, "--tier", "enterprise"], env, home)
-
-        def token(*scopes: str) -> str:
-            args = ["token", "create", "--tenant", TENANT, "--json"]
-            for scope in scopes:
-                args += ["--scope", scope]
-            return str(json.loads(cli(args, env, home))["token"])
-
+        token = enterprise_tenant(env, home, TENANT)
         reader, admin = token("bundles:read"), token("admin:*")
         cfg = Settings(home=home, rate_limit_enterprise=int(NEVER_REFUSED), _env_file=None)  # type: ignore[call-arg]
         result = asyncio.run(in_process(cfg))

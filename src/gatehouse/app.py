@@ -21,6 +21,8 @@ from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.decisions import api as decisions_api
+from gatehouse.decisions import opa
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
@@ -94,6 +96,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await open_services(svc)
         svc.usage.start()
+        svc.decision_log.start()
         # Everything built so far lives as long as the process: keep it out of GC scans.
         gc.collect()
         gc.freeze()
@@ -121,6 +124,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             await distribution
             await retention
             await opal
+            await svc.engines.stop()
+            await svc.decision_log.stop()
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
@@ -134,13 +139,16 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.services = svc
-    install_problem_handlers(app, dialects={SCIM_PREFIX: scim_errors.render})
+    dialects = {SCIM_PREFIX: scim_errors.render}
+    dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
+    install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
     # route it passes costs time: /health (probed constantly, and the baseline of
     # bench/api_overhead.py) first, then the busiest API routers.
     routers = (
         health_api,
+        decisions_api,
         tokens_api,
         scim_api,
         identity_api,

@@ -167,6 +167,36 @@ class Settings(BaseSettings):
         description="Input fields classified at this level or above are not stored as sent: "
         "restricted ones are erased, confidential ones (when `confidential`) masked.",
     )
+    decisions_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Evaluation threads of the embedded engines (each owns its engine copies); "
+        "0 (the default) evaluates on the event loop's thread: regorus holds the GIL while it "
+        "evaluates or loads data, so threads only add a hand-off (docs/decisions-engine.md).",
+    )
+    decisions_time_limit_ms: int = Field(
+        1000,
+        ge=1,
+        le=600_000,
+        description="An evaluation that takes longer is answered with an error (see the docs: "
+        "regorus cannot be interrupted, so the limit is checked when it returns).",
+    )
+    decisions_max_input_depth: int = Field(
+        64, ge=2, le=1000, description="Deepest nesting of a /v1/data input."
+    )
+    decisions_max_input_nodes: int = Field(
+        100_000, ge=10, le=10_000_000, description="Most values (of any kind) in an input."
+    )
+    decisions_rebuild_debounce_seconds: float = Field(
+        0.05, ge=0, le=10, description="Changes within this time rebuild the engines once."
+    )
+    decision_log_queue: int = Field(
+        100_000,
+        ge=100,
+        le=10_000_000,
+        description="Decisions waiting to be written; more are dropped (and counted).",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

@@ -18,9 +18,15 @@ from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
+from gatehouse.decisions.embedded.engines import EmbeddedEngines
+from gatehouse.decisions.enrich import Subjects
+from gatehouse.decisions.log import DecisionLog
+from gatehouse.decisions.policies import StoredPolicies
+from gatehouse.decisions.types import DecisionEngine
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.served import ServedRevisions
 from gatehouse.fleet.revisions import NoRevisions, RevisionSource
+from gatehouse.fleet.service import Redactors
 from gatehouse.kit.problems import Problem
 from gatehouse.observability.metrics import Metrics
 from gatehouse.opal.documents import OpalDocuments
@@ -50,6 +56,11 @@ class Services:
     distribution: Distribution = field(init=False)
     opal_documents: OpalDocuments = field(init=False)
     opal: OpalPublisher = field(init=False)
+    # The embedded engines; `decisions` is what the APIs ask (a routing wrapper may replace it).
+    engines: EmbeddedEngines = field(init=False)
+    decisions: DecisionEngine = field(init=False)
+    subjects: Subjects = field(init=False)
+    decision_log: DecisionLog = field(init=False)
     # Which bundle revision each tenant's OPAs should run (set by the distribution package).
     served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
@@ -65,7 +76,9 @@ class Services:
         return self.keyring
 
     def __post_init__(self) -> None:
-        self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
+        self.distribution = Distribution(
+            self.db, self.settings, lambda: self.keys, StoredPolicies(self.db)
+        )
         self.on_write.append(self.distribution.written)
         self.opal_documents = OpalDocuments(
             self.distribution, self.settings.opal_max_document_bytes
@@ -74,6 +87,20 @@ class Services:
             self.db, self.settings, lambda: self.keys, self.distribution, self.opal_documents
         )
         self.on_write.append(self.opal.written)
+        settings = self.settings
+        self.engines = EmbeddedEngines(
+            self.db,
+            self.distribution,
+            threads=settings.decisions_threads,
+            time_limit_ms=settings.decisions_time_limit_ms,
+            debounce_seconds=settings.decisions_rebuild_debounce_seconds,
+        )
+        self.decisions = self.engines
+        self.subjects = Subjects(self.db, self.distribution)
+        redactors = Redactors(self.db, settings.decision_log_mask_from)
+        self.decision_log = DecisionLog(
+            self.db, redactors, self.metrics, capacity=settings.decision_log_queue
+        )
         self.served_revisions = ServedRevisions(self.db)
 
     def wake_worker(self) -> None:

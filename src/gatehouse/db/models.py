@@ -4,6 +4,7 @@ from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
+from gatehouse.decisions.models import LocalData, Policy, PolicyVersion
 from gatehouse.distribution.models import (
     DocumentConfig,
     DocumentState,
@@ -45,11 +46,14 @@ __all__ = [
     "GroupLink",
     "Identity",
     "IdentityLink",
+    "LocalData",
     "Membership",
     "OpaInstance",
     "OpalPublish",
     "OpalReport",
     "OpalSettingsRow",
+    "Policy",
+    "PolicyVersion",
     "RecordVersion",
     "Resource",
     "Revision",

@@ -29,6 +29,8 @@ class Decision:
     # Policy and data revisions the answer was computed on (cache keys, decision log).
     policy_revision: str = ""
     data_revision: str = ""
+    # Nanoseconds the engine spent evaluating (OPA's timer_rego_query_eval_ns), when measured.
+    eval_ns: int | None = None
 
 
 class DecisionEngine(Protocol):

@@ -25,6 +25,8 @@ FRAGMENTS = table_of(Fragment)
 EVENT_BATCH = 10_000  # more pending events than this: rebuild everything (diffed all the same)
 PARTIAL_LIMIT = 5_000  # more records touched than this: the same
 MOD = 1 << 128
+# Events that change what a bundle or an engine holds without touching the document's entries.
+POLICY_EVENTS = frozenset({"policy", "decision_data"})
 
 
 @dataclass
@@ -271,13 +273,15 @@ async def refresh(
     bump: bool = False,
 ) -> tuple[DocumentState, GroupGraph]:
     """Apply the tenant's pending events (or rebuild when the shape changed) and publish a new
-    revision when anything changed, or when `bump` asks for one (a new signing key)."""
+    revision when anything changed, when `bump` asks for one (a new signing key), or when a
+    policy or tenant-local data changed (bundles and engines carry those too)."""
     state = await state_for_update(session, tenant)
     shaper = await service.shaper_of(session, tenant)
     shape = await service.shape_of(session, tenant, shaper)
     events = await pending_events(session, tenant, state.event_cursor, EVENT_BATCH + 1)
     new_shape = shape != state.shape or state.revision == 0
     scope = Scope()
+    bump = bump or any(e.type.partition(".")[0] in POLICY_EVENTS for e in events)
     if new_shape or len(events) > EVENT_BATCH:
         cursor = await last_event(session, tenant)
     else:

@@ -33,6 +33,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.decisions_logged = Counter(
+            "gatehouse_decision_log_written",
+            "Decisions of Gatehouse's own engines written to the decision log.",
+            registry=self.registry,
+        )
+        self.decision_log_dropped = Counter(
+            "gatehouse_decision_log_dropped",
+            "Decisions not written to the decision log, by reason (queue_full, write_failed).",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def observe_request(self, method: str, route: str, status: str, seconds: float) -> None:
         """Count one request and its latency (label children cached: labels() is not free)."""
         key = (method, route, status)

@@ -1,0 +1,308 @@
+"""Routes: OPA's REST API (Data and Policy APIs) served by Gatehouse's decision engines.
+
+Responses and errors have OPA's shapes (not problem+json), so OPA's clients and SDKs work
+unchanged against Gatehouse.
+"""
+
+import time
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from gatehouse.auth.deps import authenticator
+from gatehouse.auth.principal import Principal
+from gatehouse.decisions import inputs, localdata, opa, policies
+from gatehouse.decisions.schemas import DecisionSettings
+from gatehouse.decisions.service import Answer, decide
+from gatehouse.kit.http import problems
+from gatehouse.services import Services, client_ip
+
+SETTINGS = "/v1/decision-settings"
+DATA = "/v1/data"
+POLICIES = "/v1/policies"
+PREFIXES = (DATA, POLICIES)
+Flag = Annotated[bool, Query(description="OPA's flag of the same name.")]
+EXPLAIN = ("", "off")
+EVALUATED = opa.responses(400, 500)
+INPUT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "description": 'OPA\'s `{"input": ...}`; the input is optional.',
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+JSON_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
+}
+REGO_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The Rego module's source.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def dumps(doc: Any, pretty: bool) -> Response:
+    """A JSON response, indented when `?pretty` asked."""
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    return Response(orjson.dumps(doc, option=option), media_type="application/json")
+
+
+def shaped(answer: Answer, metrics: bool, pretty: bool) -> Response:
+    """OPA's Data API response: `result` only when defined, `decision_id`, `metrics` if asked."""
+    doc: dict[str, Any] = {}
+    if answer.decision.defined:
+        doc["result"] = answer.decision.result
+    doc["decision_id"] = answer.decision_id
+    if metrics:
+        doc["metrics"] = answer.metrics
+    return dumps(doc, pretty)
+
+
+def refuse_explain(explain: str) -> None:
+    """`?explain` traces are not produced by the embedded engine: OPA's 400."""
+    if explain not in EXPLAIN:
+        raise opa.error(
+            400, "invalid_parameter", "explain is not supported by Gatehouse's embedded engine"
+        )
+
+
+def build_router(svc: Services) -> APIRouter:
+    """Routes under /v1/data and /v1/policies."""
+    router = APIRouter(tags=["OPA REST API"])
+    Evaluator = Annotated[Principal, Depends(authenticator(svc, "decisions:evaluate"))]
+    PolicyReader = Annotated[Principal, Depends(authenticator(svc, "policies:read"))]
+    PolicyWriter = Annotated[Principal, Depends(authenticator(svc, "policies:write"))]
+    settings = svc.settings
+
+    async def evaluate(
+        request: Request,
+        who: Principal,
+        path: str,
+        input: Any,
+        parsed_ns: int,
+        started: int,
+        metrics: bool,
+        pretty: bool,
+    ) -> Response:
+        answer = await decide(
+            svc,
+            who.tenant_id,
+            path,
+            input,
+            started_ns=started,
+            parsed_ns=parsed_ns,
+            requested_by=client_ip(request),
+        )
+        return shaped(answer, metrics, pretty)
+
+    async def post_data(
+        request: Request, who: Principal, path: str, metrics: bool, pretty: bool, explain: str
+    ) -> Response:
+        started = time.perf_counter_ns()
+        refuse_explain(explain)
+        raw = await request.body()
+        value = inputs.input_of(
+            raw, settings.decisions_max_input_depth, settings.decisions_max_input_nodes
+        )
+        parsed = time.perf_counter_ns() - started
+        return await evaluate(request, who, path, value, parsed, started, metrics, pretty)
+
+    async def get_data(
+        request: Request,
+        who: Principal,
+        path: str,
+        input: str | None,
+        metrics: bool,
+        pretty: bool,
+        explain: str,
+    ) -> Response:
+        started = time.perf_counter_ns()
+        refuse_explain(explain)
+        value = inputs.parse(input.encode(), "input document") if input else None
+        if value is not None:
+            inputs.check_size(
+                value, settings.decisions_max_input_depth, settings.decisions_max_input_nodes
+            )
+        parsed = time.perf_counter_ns() - started
+        return await evaluate(request, who, path, value, parsed, started, metrics, pretty)
+
+    @router.post(
+        DATA + "/{path:path}",
+        summary="Evaluate a rule or document",
+        openapi_extra=INPUT_BODY,
+        responses=EVALUATED,
+    )
+    async def data_post(
+        request: Request,
+        who: Evaluator,
+        path: str,
+        metrics: Flag = False,
+        pretty: Flag = False,
+        explain: str = "",
+    ) -> Response:
+        """OPA's Data API: the value of `data.<path>` for the input, `{"result": ...,
+        "decision_id": ...}`; no `result` when undefined. The input's `subject` is enriched
+        with the store's record when the tenant has enrichment on."""
+        return await post_data(request, who, path, metrics, pretty, explain)
+
+    @router.post(
+        DATA,
+        summary="Evaluate the whole data document",
+        openapi_extra=INPUT_BODY,
+        responses=EVALUATED,
+    )
+    async def data_post_root(
+        request: Request,
+        who: Evaluator,
+        metrics: Flag = False,
+        pretty: Flag = False,
+        explain: str = "",
+    ) -> Response:
+        """OPA's Data API at the root: every document and rule value."""
+        return await post_data(request, who, "", metrics, pretty, explain)
+
+    @router.get(DATA + "/{path:path}", summary="Read a rule or document", responses=EVALUATED)
+    async def data_get(
+        request: Request,
+        who: Evaluator,
+        path: str,
+        input: Annotated[str | None, Query(description="The input as JSON.")] = None,
+        metrics: Flag = False,
+        pretty: Flag = False,
+        explain: str = "",
+    ) -> Response:
+        """OPA's Data API with GET: no input unless `?input=` carries one as JSON."""
+        return await get_data(request, who, path, input, metrics, pretty, explain)
+
+    @router.get(DATA, summary="Read the whole data document", responses=EVALUATED)
+    async def data_get_root(
+        request: Request,
+        who: Evaluator,
+        input: Annotated[str | None, Query(description="The input as JSON.")] = None,
+        metrics: Flag = False,
+        pretty: Flag = False,
+        explain: str = "",
+    ) -> Response:
+        """OPA's Data API with GET at the root."""
+        return await get_data(request, who, "", input, metrics, pretty, explain)
+
+    @router.put(
+        DATA + "/{path:path}",
+        status_code=204,
+        openapi_extra=JSON_BODY,
+        responses=opa.responses(304, 400),
+    )
+    async def data_put(
+        request: Request,
+        who: PolicyWriter,
+        path: str,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """Create or replace tenant-local data at the path (never under the store's document
+        root). `If-None-Match: *` leaves an existing value alone (304)."""
+        parts = opa.segments(path)
+        value = inputs.parse(await request.body(), "JSON value")
+        at = "/" + "/".join(parts)
+        async with svc.write(request, who, "decision_data.put", "decision_data", at) as (s, a):
+            done = await localdata.put(s, a, parts, value, if_none_match == "*")
+        await svc.engines.changed(who.tenant_id)
+        return Response(status_code=204 if done else 304)
+
+    @router.patch(
+        DATA + "/{path:path}",
+        status_code=204,
+        openapi_extra=JSON_BODY,
+        responses=opa.responses(400, 404),
+    )
+    async def data_patch(request: Request, who: PolicyWriter, path: str) -> Response:
+        """Apply a JSON Patch (`add`, `remove`, `replace`; paths relative to this one)."""
+        parts = opa.segments(path)
+        ops = inputs.parse(await request.body(), "JSON Patch")
+        at = "/" + "/".join(parts)
+        async with svc.write(request, who, "decision_data.patch", "decision_data", at) as (s, a):
+            await localdata.patch(s, a, parts, ops)
+        await svc.engines.changed(who.tenant_id)
+        return Response(status_code=204)
+
+    @router.delete(DATA + "/{path:path}", status_code=204, responses=opa.responses(400, 404))
+    async def data_delete(request: Request, who: PolicyWriter, path: str) -> Response:
+        """Remove tenant-local data at the path."""
+        parts = opa.segments(path)
+        at = "/" + "/".join(parts)
+        async with svc.write(request, who, "decision_data.delete", "decision_data", at) as (s, a):
+            await localdata.delete(s, a, parts)
+        await svc.engines.changed(who.tenant_id)
+        return Response(status_code=204)
+
+    @router.get(POLICIES, summary="List policies", responses=opa.responses())
+    async def policies_list(who: PolicyReader, pretty: Flag = False) -> Response:
+        """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw"}]}`."""
+        async with svc.read() as session:
+            found = await policies.all_of(session, who.tenant_id)
+        return dumps({"result": [{"id": p.id, "raw": p.raw} for p in found]}, pretty)
+
+    @router.get(
+        POLICIES + "/{policy_id:path}", summary="Read a policy", responses=opa.responses(404)
+    )
+    async def policy_get(who: PolicyReader, policy_id: str, pretty: Flag = False) -> Response:
+        """One policy module, `{"result": {"id", "raw"}}`."""
+        async with svc.read() as session:
+            found = await policies.one(session, who.tenant_id, policy_id)
+        if found is None:
+            raise policies.not_found(policy_id)
+        return dumps({"result": {"id": found.id, "raw": found.raw}}, pretty)
+
+    @router.put(
+        POLICIES + "/{policy_id:path}",
+        summary="Create or update a policy",
+        openapi_extra=REGO_BODY,
+        responses=opa.responses(400),
+    )
+    async def policy_put(
+        request: Request, who: PolicyWriter, policy_id: str, pretty: Flag = False
+    ) -> Response:
+        """Upload a Rego module (the body, `Content-Type: text/plain`). It must compile with the
+        tenant's other modules (else OPA's 400 with the compiler's message); every upload is kept
+        as a version, and the change reaches bundles and engines as a new revision."""
+        policies.checked_id(policy_id)
+        try:
+            text = (await request.body()).decode()
+        except UnicodeDecodeError:
+            raise opa.error(400, "invalid_parameter", "the policy is not UTF-8 text") from None
+        async with svc.write(request, who, "policy.put", "policy", policy_id) as (s, actor):
+            await policies.put(s, actor, policy_id, text)
+        await svc.engines.changed(who.tenant_id)
+        return dumps({}, pretty)
+
+    @router.delete(
+        POLICIES + "/{policy_id:path}", summary="Delete a policy", responses=opa.responses(404)
+    )
+    async def policy_delete(
+        request: Request, who: PolicyWriter, policy_id: str, pretty: Flag = False
+    ) -> Response:
+        """Remove a policy module (its versions are kept)."""
+        async with svc.write(request, who, "policy.delete", "policy", policy_id) as (s, actor):
+            await policies.delete(s, actor, policy_id)
+        await svc.engines.changed(who.tenant_id)
+        return dumps({}, pretty)
+
+    @router.get(SETTINGS, summary="Read the decision settings", responses=problems())
+    async def settings_get(who: PolicyReader) -> DecisionSettings:
+        """Whether `/v1/data` enriches `input.subject` with the store's record (default on)."""
+        return DecisionSettings(enrich=await svc.subjects.enabled(who.tenant_id))
+
+    @router.put(SETTINGS, summary="Change the decision settings", responses=problems(422))
+    async def settings_put(
+        request: Request, who: PolicyWriter, body: DecisionSettings
+    ) -> DecisionSettings:
+        """Turn subject enrichment on or off for the tenant."""
+        unit = svc.write(request, who, "decision_settings.put", "decision_settings", "")
+        async with unit as (session, actor):
+            await localdata.set_enrich(session, actor, body.enrich)
+        svc.subjects.settings.pop(who.tenant_id, None)
+        return body
+
+    return router
