@@ -21,6 +21,7 @@ from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
 from gatehouse.db import migrate
 from gatehouse.db.engine import Database
+from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
@@ -100,10 +101,14 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         worker = start_worker(svc) if settings.worker_in_process else None
         stop_distribution = asyncio.Event()
         distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
+        # ROUTING-WIRING: tenants' remote OPA routing follows configuration changes.
+        routing = asyncio.create_task(svc.decision_router.run(stop_distribution))
         try:
             yield
         finally:
             stop_distribution.set()
+            await routing  # ROUTING-WIRING
+            await svc.decision_router.close()  # ROUTING-WIRING
             svc.distribution.wake.set()
             await distribution
             if worker is not None:
@@ -137,6 +142,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         imports_api,
         distribution_api,
         fleet_api,
+        routing_api,  # ROUTING-WIRING
     )
     for module in routers:
         app.include_router(module.build_router(svc))

@@ -147,6 +147,12 @@ class Settings(BaseSettings):
         description="Input fields classified at this level or above are not stored as sent: "
         "restricted ones are erased, confidential ones (when `confidential`) masked.",
     )
+    decision_config_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often remote OPA routing looks for configurations changed elsewhere.",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

@@ -18,6 +18,7 @@ from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
+from gatehouse.decisions.routing.router import DecisionRouter
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.served import ServedRevisions
 from gatehouse.fleet.revisions import NoRevisions, RevisionSource
@@ -46,6 +47,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     keyring: KeyRing | None = None
     distribution: Distribution = field(init=False)
+    # ROUTING-WIRING: per-tenant remote OPA routing; give it the embedded engine as `local`.
+    decision_router: DecisionRouter = field(init=False)
     # Which bundle revision each tenant's OPAs should run (set by the distribution package).
     served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
@@ -64,6 +67,13 @@ class Services:
         self.distribution = Distribution(self.db, self.settings, lambda: self.keys)
         self.on_write.append(self.distribution.written)
         self.served_revisions = ServedRevisions(self.db)
+        # ROUTING-WIRING (one statement)
+        self.decision_router = DecisionRouter(
+            self.db,
+            lambda: self.keys,
+            list(self.settings.outbound_allow),
+            poll_seconds=self.settings.decision_config_poll_seconds,
+        )
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""

@@ -4,6 +4,7 @@ from gatehouse.audit.models import AuditEntry, AuditHead
 from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
+from gatehouse.decisions.routing.models import DecisionConfig
 from gatehouse.distribution.models import (
     DocumentConfig,
     DocumentState,
@@ -34,6 +35,7 @@ __all__ = [
     "Base",
     "Conflict",
     "Connection",
+    "DecisionConfig",
     "DecisionRecord",
     "DocumentConfig",
     "DocumentState",
