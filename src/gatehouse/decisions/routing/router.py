@@ -107,7 +107,7 @@ class DecisionRouter:
             **{ALL_TENANTS: True}
         )
         async with self.db.transaction(write=False) as session:
-            stored = dict((await session.execute(stmt)).tuples().all())
+            stored = {t: v for t, v in (await session.execute(stmt)).all()}
         for tenant_id in set(self.routes) - set(stored):
             await self.reload(tenant_id)
         for tenant_id, version in stored.items():
