@@ -28,6 +28,7 @@ class FakeOpa:
     port: int = 0
     seen: list[tuple[str, Any]] = field(default_factory=list)
     health_checks: int = 0
+    authorizations: list[str] = field(default_factory=list)
     in_flight: int = 0
     release: asyncio.Event = field(default_factory=asyncio.Event)
     server: asyncio.Server | None = None
@@ -74,7 +75,9 @@ class FakeOpa:
                 request = await read_request(reader)
                 if request is None:
                     break
-                method, path, body = request
+                method, path, headers, body = request
+                if "authorization" in headers:
+                    self.authorizations.append(headers["authorization"].strip())
                 reply = await self.answer(method, path, body)
                 if reply is None:
                     writer.transport.abort()
@@ -122,18 +125,21 @@ class FakeOpa:
         return response(200, {"result": {"server": self.name}})
 
 
-async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes] | None:
-    """Method, path and body of the next HTTP/1.1 request, or None at end of stream."""
+async def read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, str, dict[str, str], bytes] | None:
+    """Method, path, headers and body of the next HTTP/1.1 request, or None at end of stream."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return None
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
-    headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
-    length = int({k.lower(): v for k, v in headers.items()}.get("content-length", "0"))
+    pairs = (line.split(":", 1) for line in lines[1:] if ":" in line)
+    headers = {name.lower(): value for name, value in pairs}
+    length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
-    return method, path, body
+    return method, path, headers, body
 
 
 def response(status: int, doc: Any) -> bytes:
