@@ -245,7 +245,7 @@ async def test_config_change_at_runtime(harness: Harness, platform: Any, opas: A
     assert (await ask(harness)).endpoint == a.url
     await configure(harness, platform, "acme", mode="remote", opa_endpoints=[b.url])
     assert (await ask(harness)).endpoint == b.url
-    await until(lambda: old.endpoints[0].client.is_closed, "old client closed")
+    await until(lambda: old.endpoints[0].closed, "old client closed")
     patched = await harness.client.patch(
         "/v1/tenants/acme/decision-config", json={"fallback_mode": "basic"}, headers=platform
     )

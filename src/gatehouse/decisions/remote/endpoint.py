@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from gatehouse.decisions.remote.tls import ssl_context
 from gatehouse.decisions.types import EvaluationError
 from gatehouse.kit.outbound import outbound_client
 
+# httpcore's pool costs grow with the square of its connections; several small pools, taken
+# in turn, keep that cost flat under concurrency (docs/decisions.md).
+POOL_SHARDS = 8
 LATENCY_WEIGHT = 0.2  # weight of the newest sample in the moving average
 # Statuses that say the endpoint cannot answer now, not that the question was wrong.
 UNAVAILABLE = frozenset({408, 429})
@@ -61,19 +65,28 @@ class Endpoint:
         if spec.bearer_token:
             headers["Authorization"] = f"Bearer {spec.bearer_token}"
         https = spec.url.startswith("https://")
-        limits = httpx.Limits(
-            max_connections=remote.max_connections,
-            max_keepalive_connections=remote.max_connections,
-        )
-        self.client = outbound_client(
-            allow,
-            base_url=spec.url,
-            headers=headers,
-            timeout=httpx.Timeout(remote.request_timeout),
-            verify=ssl_context(spec) if https else True,
-            http2=remote.http2 and https,
-            limits=limits,
-        )
+        context = ssl_context(spec) if https else True
+        shards = min(POOL_SHARDS, remote.max_connections)
+        size = max(1, remote.max_connections // shards)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self.clients = [
+            outbound_client(
+                allow,
+                base_url=spec.url,
+                headers=headers,
+                timeout=httpx.Timeout(remote.request_timeout),
+                verify=context,
+                http2=remote.http2 and https,
+                limits=limits,
+            )
+            for _ in range(shards)
+        ]
+        self.turn = itertools.cycle(self.clients)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The client health checks use (the first shard)."""
+        return self.clients[0]
 
     def usable(self) -> bool:
         """Whether a request may go here: not known to be down, and the breaker admits calls."""
@@ -84,7 +97,7 @@ class Endpoint:
         started = time.perf_counter()
         self.requests += 1
         try:
-            response = await self.client.post(f"/v1/data/{path}", content=body)
+            response = await next(self.turn).post(f"/v1/data/{path}", content=body)
             if response.status_code >= 500 or response.status_code in UNAVAILABLE:
                 raise Unanswered(f"HTTP {response.status_code} from {self.url}")
             doc = orjson.loads(response.content) if response.content else {}
@@ -116,9 +129,15 @@ class Endpoint:
             else (previous + LATENCY_WEIGHT * (latency_ms - previous))
         )
 
+    @property
+    def closed(self) -> bool:
+        """Whether every pool is closed."""
+        return all(c.is_closed for c in self.clients)
+
     async def close(self) -> None:
         """Close the pooled connections."""
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def refused(status: int, doc: Any) -> EvaluationError:
