@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import structlog
@@ -30,7 +31,7 @@ class RemoteEngine:
         self.spec = spec
         self.endpoints = [Endpoint(e, spec, allow) for e in spec.endpoints]
         self.balancer = Balancer(spec.load_balancing)
-        self.package = spec.policy_package.replace(".", "/").strip("/")
+        self.package = [p for p in spec.policy_package.replace(".", "/").split("/") if p]
         self.watchers: list[asyncio.Task[None]] = []
         self.in_flight = 0
         self.idle = asyncio.Event()
@@ -45,9 +46,12 @@ class RemoteEngine:
             ]
 
     def remote_path(self, path: str) -> str:
-        """The data path on the remote OPA: the tenant's package, then the asked path."""
-        asked = path.replace(".", "/").strip("/")
-        return "/".join(p for p in (self.package, asked) if p)
+        """The data path on the remote OPA: the tenant's package, then the asked path.
+
+        Each segment is percent-encoded, so no path can leave `/v1/data` on the remote OPA.
+        """
+        asked = [p for p in path.replace(".", "/").split("/") if p]
+        return "/".join(quote(p, safe="") for p in [*self.package, *asked])
 
     async def ask(self, path: str, input: Any) -> tuple[Answer, Endpoint]:
         """The first answer among the usable endpoints, in balancing order."""
