@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Endpoint:
         self.breaker = CircuitBreaker(remote.circuit_breaker)
         self.health = Health()
         self.latency_ms: float | None = None
+        self.request_timeout = remote.request_timeout
         self.requests = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -97,10 +99,15 @@ class Endpoint:
         started = time.perf_counter()
         self.requests += 1
         try:
-            response = await next(self.turn).post(f"/v1/data/{path}", content=body)
+            async with asyncio.timeout(self.request_timeout):
+                response = await next(self.turn).post(f"/v1/data/{path}", content=body)
             if response.status_code >= 500 or response.status_code in UNAVAILABLE:
                 raise Unanswered(f"HTTP {response.status_code} from {self.url}")
             doc = orjson.loads(response.content) if response.content else {}
+        except TimeoutError:
+            error = f"no answer within {self.request_timeout}s"
+            self.failed(error)
+            raise Unanswered(error) from None
         except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
             self.failed(describe(exc))
             raise Unanswered(describe(exc)) from exc
