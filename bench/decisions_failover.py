@@ -31,6 +31,7 @@ from gatehouse.config import Settings
 from gatehouse.db import migrate
 from gatehouse.decisions.routing import service as routing
 from gatehouse.decisions.routing.schemas import DecisionConfigIn
+from gatehouse.observability.logging import configure
 from gatehouse.services import Services
 from gatehouse.tenants import service as tenants
 from gatehouse.tenants.models import PLATFORM
@@ -121,8 +122,8 @@ async def load(svc: Services, victim: subprocess.Popen[bytes]) -> dict[str, obje
     steady_p99, switch_p99 = p99(steady), p99(switch)
     return {
         "bench": BENCH,
-        "failed_decisions": failed,
-        "unit": "decisions",
+        "metric": failed,
+        "unit": "failed decisions",
         "decisions": len(samples),
         "steady_p99_ms": round(steady_p99, 3),
         "switch_p99_ms": round(switch_p99, 3),
@@ -153,6 +154,7 @@ async def run_async(home: Path) -> dict[str, object]:
 
 def main() -> int:
     """Entry point: one JSON line on stdout, or the reason for failing on stderr."""
+    configure("WARNING", json=True, stream=sys.stderr)  # stdout carries only the result line
     try:
         with temp_home() as home:
             emit(asyncio.run(run_async(home)))
