@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gatehouse.decisions.remote.endpoint import Endpoint
-from gatehouse.decisions.routing.router import Route
+from gatehouse.decisions.routing.router import COUNTS, Route
 from gatehouse.decisions.routing.schemas import EndpointHealth, TenantHealth
 
 
@@ -46,5 +46,5 @@ def tenant_health(tenant_id: str, route: Route | None) -> TenantHealth:
         load_balancing=routing.remote.load_balancing if routing.remote else "round_robin",
         healthy=route.engine is None or any(e.usable() for e in endpoints),
         endpoints={e.url: endpoint_health(e) for e in endpoints},
-        metrics=dict(route.counts),
+        metrics={name: route.counts[name] for name in COUNTS},
     )

@@ -25,6 +25,8 @@ from gatehouse.decisions.types import Decision, DecisionEngine, EvaluationError
 from gatehouse.secrets.keyring import KeyRing
 
 log = structlog.get_logger("gatehouse.decisions")
+# What each remote tenant's route counts: decisions asked, answered by a fallback, refused by OPA.
+COUNTS = ("decisions", "fallbacks", "errors")
 
 
 @dataclass
