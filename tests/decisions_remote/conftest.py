@@ -18,7 +18,7 @@ from tests.decisions_remote.fakeopa import FakeOpa
 
 FAST = {
     "health_check": {"interval_seconds": 0.05, "timeout_seconds": 1, "failure_threshold": 2},
-    "circuit_breaker": {"failure_threshold": 3, "recovery_timeout": 0.2, "half_open_max_calls": 2},
+    "circuit_breaker": {"failure_threshold": 3, "recovery_timeout": 10, "half_open_max_calls": 2},
     "request_timeout": 2,
 }
 
@@ -93,3 +93,13 @@ class EchoLocal:
         """Always defined: the tenant and path it was asked."""
         self.calls.append(path)
         return Decision(True, {"local": tenant_id, "path": path}, engine="embedded")
+
+
+class Clock:
+    """A clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -14,7 +14,7 @@ from gatehouse.decisions.types import EvaluationError
 from gatehouse.identity import groups, service
 from gatehouse.identity.schemas import GroupData, IdentityData
 from tests.conftest import Harness
-from tests.decisions_remote.conftest import EchoLocal, configure, router, until
+from tests.decisions_remote.conftest import Clock, EchoLocal, configure, router, until
 
 INPUT = {"subject": {"id": "ada"}, "action": "read", "resource": {"type": "report"}}
 
@@ -68,7 +68,7 @@ async def test_failover_within_one_request(
     """A dropped connection, a 500, a timeout or a refused connection: the next endpoint answers."""
     await harness.tenant("acme")
     a, b = await opas("a", delay=30), await opas("b")
-    body = {"mode": "remote", "opa_endpoints": [a.url, b.url], "request_timeout": 0.3}
+    body = {"mode": "remote", "opa_endpoints": [a.url, b.url], "request_timeout": 1}
     await configure(harness, platform, "acme", **body, health_check={"enabled": False})
     if fault == "down":
         await a.go_down()
@@ -117,6 +117,7 @@ async def test_breaker_opens_half_opens_and_closes(
     body = {"mode": "remote", "opa_endpoints": [a.url], "health_check": {"enabled": False}}
     await configure(harness, platform, "acme", **body)
     endpoint = router(harness).routes["acme"].engine.endpoints[0]  # type: ignore[union-attr]
+    endpoint.breaker.clock = clock = Clock()
     a.mode = "error"
     for _ in range(3):
         assert (await ask(harness)).engine == "fallback:deny"
@@ -124,7 +125,8 @@ async def test_breaker_opens_half_opens_and_closes(
     asked = len(a.seen)
     assert (await ask(harness)).engine == "fallback:deny"
     assert len(a.seen) == asked  # open: not even tried
-    await until(lambda: endpoint.breaker.current() is BreakerState.half_open, "half-open")
+    clock.now += 30
+    assert endpoint.breaker.current() is BreakerState.half_open
     a.mode = "hold"
     calls = [asyncio.create_task(ask(harness)) for _ in range(10)]
     await until(lambda: a.in_flight == 2 and sum(t.done() for t in calls) == 8, "2 trials held")
@@ -145,9 +147,12 @@ async def test_half_open_failure_reopens(harness: Harness, platform: Any, opas: 
     body = {"mode": "remote", "opa_endpoints": [a.url], "health_check": {"enabled": False}}
     await configure(harness, platform, "acme", **body)
     endpoint = router(harness).routes["acme"].engine.endpoints[0]  # type: ignore[union-attr]
+    endpoint.breaker.clock = clock = Clock()
     for _ in range(3):
         await ask(harness)
-    await until(lambda: endpoint.breaker.current() is BreakerState.half_open, "half-open")
+    assert endpoint.breaker.current() is BreakerState.open
+    clock.now += 30
+    assert endpoint.breaker.current() is BreakerState.half_open
     assert (await ask(harness)).engine == "fallback:deny"
     assert endpoint.breaker.state is BreakerState.open
 
@@ -246,11 +251,13 @@ async def test_config_change_at_runtime(harness: Harness, platform: Any, opas: A
     await configure(harness, platform, "acme", mode="remote", opa_endpoints=[b.url])
     assert (await ask(harness)).endpoint == b.url
     await until(lambda: old.endpoints[0].closed, "old client closed")
+    current = router(harness).routes["acme"].engine
     patched = await harness.client.patch(
         "/v1/tenants/acme/decision-config", json={"fallback_mode": "basic"}, headers=platform
     )
     assert patched.json()["fallback_mode"] == "basic"
     assert router(harness).routes["acme"].routing.fallback_mode == "basic"
+    assert router(harness).routes["acme"].engine is current  # same endpoints: same engine
     deleted = await harness.client.delete("/v1/tenants/acme/decision-config", headers=platform)
     assert deleted.status_code == 204
     assert (await ask(harness)).engine == "embedded"

@@ -5,16 +5,7 @@ from __future__ import annotations
 from gatehouse.decisions.remote.breaker import BreakerState, CircuitBreaker
 from gatehouse.decisions.remote.engine import RemoteEngine
 from gatehouse.decisions.remote.spec import BreakerSpec, EndpointSpec, HealthCheckSpec, RemoteSpec
-
-
-class Clock:
-    """A clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.decisions_remote.conftest import Clock
 
 
 def test_breaker_cycle() -> None:

@@ -120,9 +120,14 @@ class DecisionRouter:
     async def _install(self, tenant_id: str, routing: TenantRouting | None) -> None:
         old = self.routes.pop(tenant_id, None)
         if routing is not None:
-            engine = RemoteEngine(routing.remote, self.allow) if routing.remote else None
-            if engine is not None:
+            if old is not None and old.engine is not None and routing.remote == old.routing.remote:
+                # Only the fallback changed: keep the endpoints, their health and breakers.
+                engine, old = old.engine, None
+            elif routing.remote is not None:
+                engine = RemoteEngine(routing.remote, self.allow)
                 engine.start()
+            else:
+                engine = None
             self.routes[tenant_id] = Route(routing, engine)
             log.info("decision routing loaded", tenant=tenant_id, mode=routing.mode)
         if old is not None and old.engine is not None:
