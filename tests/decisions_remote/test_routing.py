@@ -185,11 +185,11 @@ async def all_down(harness: Harness, platform: Any, opas: Any, **body: Any) -> N
 
 async def test_fallback_deny(harness: Harness, platform: Any, opas: Any) -> None:
     """deny answers false, or the value configured for a non-boolean rule."""
-    await all_down(harness, platform, opas, deny_results={"authz/decision": {"allow": False}})
+    await all_down(harness, platform, opas, deny_results={"authz.decision": {"allow": False}})
     decision = await ask(harness)
     assert (decision.defined, decision.result, decision.engine) == (True, False, "fallback:deny")
     assert decision.endpoint is None
-    assert (await ask(harness, path="authz.decision")).result == {"allow": False}
+    assert (await ask(harness, path="/authz/decision")).result == {"allow": False}
 
 
 async def test_fallback_embedded(harness: Harness, platform: Any, opas: Any) -> None:

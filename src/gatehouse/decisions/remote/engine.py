@@ -14,7 +14,7 @@ from gatehouse.config import IPNetwork
 from gatehouse.decisions.remote.balancer import Balancer
 from gatehouse.decisions.remote.endpoint import Answer, Endpoint, Unanswered
 from gatehouse.decisions.remote.health import watch
-from gatehouse.decisions.remote.spec import RemoteSpec
+from gatehouse.decisions.remote.spec import RemoteSpec, segments
 from gatehouse.decisions.types import EvaluationError
 
 log = structlog.get_logger("gatehouse.decisions")
@@ -31,7 +31,7 @@ class RemoteEngine:
         self.spec = spec
         self.endpoints = [Endpoint(e, spec, allow) for e in spec.endpoints]
         self.balancer = Balancer(spec.load_balancing)
-        self.package = [p for p in spec.policy_package.replace(".", "/").split("/") if p]
+        self.package = segments(spec.policy_package)
         self.watchers: list[asyncio.Task[None]] = []
         self.in_flight = 0
         self.idle = asyncio.Event()
@@ -50,8 +50,7 @@ class RemoteEngine:
 
         Each segment is percent-encoded, so no path can leave `/v1/data` on the remote OPA.
         """
-        asked = [p for p in path.replace(".", "/").split("/") if p]
-        return "/".join(quote(p, safe="") for p in [*self.package, *asked])
+        return "/".join(quote(p, safe="") for p in [*self.package, *segments(path)])
 
     async def ask(self, path: str, input: Any) -> tuple[Answer, Endpoint]:
         """The first answer among the usable endpoints, in balancing order."""

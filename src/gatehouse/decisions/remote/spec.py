@@ -8,6 +8,11 @@ from typing import Literal
 Balancing = Literal["round_robin", "health_based"]
 
 
+def segments(path: str) -> list[str]:
+    """A rule's path as its segments, however it was written (`a.b`, `/a/b/`)."""
+    return [p for p in path.replace(".", "/").split("/") if p]
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
     """One OPA server: its base URL, TLS settings and credentials."""

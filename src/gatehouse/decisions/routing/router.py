@@ -19,6 +19,7 @@ from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.decisions.remote.engine import NoEndpointAnswered, RemoteEngine
 from gatehouse.decisions.routing import basic
 from gatehouse.decisions.routing.models import DecisionConfig
+from gatehouse.decisions.routing.schemas import data_path
 from gatehouse.decisions.routing.service import find
 from gatehouse.decisions.routing.tenant import TenantRouting, routing_of
 from gatehouse.decisions.types import Decision, DecisionEngine, EvaluationError
@@ -92,8 +93,8 @@ class DecisionRouter:
             async with self.db.transaction(write=False) as session:
                 ok = await basic.allowed(session, routing.tenant_id, routing.basic_grants, input)
             return Decision(True, ok, engine="fallback:basic")
-        key = path.replace(".", "/").strip("/")
-        return Decision(True, routing.deny_results.get(key, False), engine="fallback:deny")
+        denied = routing.deny_results.get(data_path(path), False)
+        return Decision(True, denied, engine="fallback:deny")
 
     async def reload(self, tenant_id: str) -> None:
         """Rebuild one tenant's route from the database (after its configuration changed)."""

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gatehouse.decisions.remote.spec import segments
 from gatehouse.decisions.routing.pem import check_certificates, check_private_key
 
 Mode = Literal["embedded", "remote"]
@@ -15,6 +16,11 @@ Fallback = Literal["deny", "basic", "embedded"]
 Balancing = Literal["round_robin", "health_based"]
 MAX_ENDPOINTS = 16
 SECRET_FIELDS = ("bearer_token", "client_key")
+
+
+def data_path(path: str) -> str:
+    """A rule's path with slashes, however it was written (`a.b`, `/a/b/`)."""
+    return "/".join(segments(path))
 
 
 class Strict(BaseModel):
@@ -116,6 +122,11 @@ class DecisionConfigIn(Strict):
     @classmethod
     def _reference_name(cls, value: Any) -> Any:
         return "embedded" if value == "embedded_policies" else value
+
+    @field_validator("deny_results")
+    @classmethod
+    def _slash_paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {data_path(path): result for path, result in value.items()}
 
     @model_validator(mode="after")
     def _remote_needs_endpoints(self) -> DecisionConfigIn:
