@@ -8,6 +8,7 @@ from typing import Any
 from gatehouse.tenants.models import PLATFORM
 from tests.conftest import Harness
 from tests.decisions_remote.conftest import configure, router
+from tests.decisions_remote.h2opa import serve_h2
 from tests.decisions_remote.pki import Authority, server_context
 
 URL = "/v1/tenants/acme/decision-config"
@@ -75,3 +76,24 @@ async def test_client_cert_needs_key(harness: Harness, platform: dict[str, str])
     assert resp.status_code == 422
     assert "nope" not in resp.text
     assert PLATFORM  # platform admins configure any tenant
+
+
+async def test_http2(harness: Harness, platform: dict[str, str], tmp_path: Path) -> None:
+    """An https endpoint that speaks only HTTP/2 is reached over HTTP/2 (ALPN)."""
+    await harness.tenant("acme")
+    ca = Authority()
+    seen: list[str] = []
+    server = await serve_h2(server_context(ca, tmp_path, require_client=False), seen)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        endpoint = {"url": f"https://127.0.0.1:{port}", "ca_bundle": ca.pem}
+        await configure(harness, platform, "acme", mode="remote", opa_endpoints=[endpoint])
+        decision = await router(harness).evaluate("acme", "authz/allow", {})
+        assert (decision.engine, decision.result) == ("remote", "h2")
+        assert "/v1/data/authz/allow" in seen
+        off = {"http2": False, "health_check": {"enabled": False}}
+        await configure(harness, platform, "acme", mode="remote", opa_endpoints=[endpoint], **off)
+        refused = await router(harness).evaluate("acme", "authz/allow", {})
+        assert refused.engine == "fallback:deny"  # HTTP/1.1 to an h2-only server gets nowhere
+    finally:
+        server.close()

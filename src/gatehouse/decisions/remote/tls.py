@@ -19,7 +19,6 @@ def ssl_context(spec: EndpointSpec) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
     if spec.client_cert and spec.client_key:
         load_client_pair(context, spec.client_cert, spec.client_key)
-    context.set_alpn_protocols(["h2", "http/1.1"])
     return context
 
 
