@@ -14,7 +14,9 @@ from gatehouse.config import Settings
 from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.decisions.remote.engine import NoEndpointAnswered, RemoteEngine
 from gatehouse.decisions.remote.spec import EndpointSpec, HealthCheckSpec, RemoteSpec
-from gatehouse.decisions.routing.models import DecisionConfig
+from gatehouse.decisions.routing import service as routing
+from gatehouse.decisions.routing.models import DecisionConfig, context
+from gatehouse.secrets import service as secrets
 from gatehouse.tenants.models import PLATFORM
 from tests.conftest import BOTH, Harness, started
 from tests.decisions_remote.conftest import configure, router, until
@@ -243,3 +245,21 @@ async def test_ssrf_guard_without_allowlist(tmp_path: Path, database_url: str) -
             assert "refused" in (engine.endpoints[0].last_error or "")
         finally:
             await engine.close()
+
+
+async def test_key_rotation_reseals(harness: Harness, platform: dict[str, str]) -> None:
+    """`keys rotate` re-seals endpoint secrets with the new key; they still open after it."""
+    await harness.tenant("acme")
+    body = {"opa_endpoints": [{"url": "https://opa.example.com", "bearer_token": TOKEN}]}
+    assert (await harness.client.put(URL, json=body, headers=platform)).status_code == 201
+    ring = harness.svc.keys
+    before = ring.active
+    async with harness.svc.db.transaction() as s:
+        await secrets.rotate(s, ring)
+    async with harness.svc.read() as s:
+        row = await routing.find(s, "acme")
+        assert row is not None
+        sealed = row.credentials["https://opa.example.com"]["bearer_token"]
+        assert ring.key_of(sealed) == ring.active != before
+        url = "https://opa.example.com"
+        assert ring.decrypt(sealed, context("acme", url, "bearer_token")) == TOKEN
