@@ -275,3 +275,16 @@ async def test_refresh_follows_other_processes(harness: Harness, platform: Any, 
     assert (await ask(harness)).endpoint == a.url
     assert stale.engine is not None
     await stale.engine.close()
+
+
+async def test_deleted_tenant_is_dropped(harness: Harness, platform: Any, opas: Any) -> None:
+    """Deleting a tenant stops its routing (and its health checks) at the next refresh."""
+    await harness.tenant("acme")
+    a = await opas("a")
+    await configure(harness, platform, "acme", mode="remote", opa_endpoints=[a.url])
+    engine = router(harness).routes["acme"].engine
+    assert engine is not None
+    assert (await harness.client.delete("/v1/tenants/acme", headers=platform)).status_code == 204
+    await router(harness).refresh()
+    assert "acme" not in router(harness).routes
+    await until(lambda: engine.endpoints[0].closed, "its clients closed")

@@ -24,6 +24,7 @@ from gatehouse.decisions.routing.service import find
 from gatehouse.decisions.routing.tenant import TenantRouting, routing_of
 from gatehouse.decisions.types import Decision, DecisionEngine, EvaluationError
 from gatehouse.secrets.keyring import KeyRing
+from gatehouse.tenants.models import Tenant
 
 log = structlog.get_logger("gatehouse.decisions")
 # What each remote tenant's route counts: decisions asked, answered by a fallback, refused by OPA.
@@ -101,13 +102,19 @@ class DecisionRouter:
         async with self.lock:
             async with self.db.transaction(write=False) as session:
                 row = await find(session, tenant_id)
+                tenant = await session.get(Tenant, tenant_id)
+                if tenant is None or tenant.status == "deleted":
+                    row = None  # a deleted tenant's endpoints are no longer checked
                 routing = await routing_of(session, row, self.keys()) if row else None
             await self._install(tenant_id, routing)
 
     async def refresh(self) -> None:
         """Catch up with configurations changed by other processes (version numbers)."""
-        stmt = select(DecisionConfig.tenant_id, DecisionConfig.version).execution_options(
-            **{ALL_TENANTS: True}
+        stmt = (
+            select(DecisionConfig.tenant_id, DecisionConfig.version)
+            .join(Tenant, Tenant.id == DecisionConfig.tenant_id)
+            .where(Tenant.status != "deleted")
+            .execution_options(**{ALL_TENANTS: True})
         )
         async with self.db.transaction(write=False) as session:
             stored = {t: v for t, v in (await session.execute(stmt)).all()}
