@@ -13,7 +13,7 @@ from gatehouse.decisions.remote.breaker import BreakerState
 from gatehouse.decisions.types import EvaluationError
 from gatehouse.identity import groups, service
 from gatehouse.identity.schemas import GroupData, IdentityData
-from tests.conftest import Harness
+from tests.conftest import BOTH, Harness
 from tests.decisions_remote.conftest import Clock, EchoLocal, configure, router, until
 
 INPUT = {"subject": {"id": "ada"}, "action": "read", "resource": {"type": "report"}}
@@ -204,6 +204,7 @@ async def test_fallback_embedded(harness: Harness, platform: Any, opas: Any) -> 
     assert (await ask(harness, tenant="other")).engine == "embedded"
 
 
+@BOTH
 async def test_fallback_basic(harness: Harness, platform: Any, opas: Any) -> None:
     """basic grants by role or nested group names, through basic_grants, for active identities."""
     grants = {"auditors": ["report:read"]}
@@ -263,6 +264,7 @@ async def test_config_change_at_runtime(harness: Harness, platform: Any, opas: A
     assert (await ask(harness)).engine == "embedded"
 
 
+@BOTH
 async def test_refresh_follows_other_processes(harness: Harness, platform: Any, opas: Any) -> None:
     """A configuration changed by another process is picked up by the refresh loop."""
     await harness.tenant("acme")
@@ -277,6 +279,7 @@ async def test_refresh_follows_other_processes(harness: Harness, platform: Any, 
     await stale.engine.close()
 
 
+@BOTH
 async def test_deleted_tenant_is_dropped(harness: Harness, platform: Any, opas: Any) -> None:
     """Deleting a tenant stops its routing (and its health checks) at the next refresh."""
     await harness.tenant("acme")
