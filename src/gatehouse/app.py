@@ -25,11 +25,13 @@ from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
+from gatehouse.fleet.retention import run as decision_retention
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problems import install_problem_handlers
+from gatehouse.kit.shards import dispatch
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
 from gatehouse.observability.middleware import RequestMiddleware
@@ -103,6 +105,14 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
         # ROUTING-WIRING: tenants' remote OPA routing follows configuration changes.
         routing = asyncio.create_task(svc.decision_router.run(stop_distribution))
+        retention = asyncio.create_task(
+            decision_retention(
+                svc.db,
+                settings.decision_log_retention_days,
+                settings.decision_log_purge_seconds,
+                stop_distribution,
+            )
+        )
         try:
             yield
         finally:
@@ -111,6 +121,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             await svc.decision_router.close()  # ROUTING-WIRING
             svc.distribution.wake.set()
             await distribution
+            await retention
             if worker is not None:
                 await worker.stop()
             await svc.usage.stop()
@@ -126,8 +137,9 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     install_problem_handlers(app, dialects={SCIM_PREFIX: scim_errors.render})
     install_openapi(app)
-    # FastAPI matches routers in order and each route it passes costs time: /health (probed
-    # constantly, and the baseline of bench/api_overhead.py) first, then the busiest API routers.
+    # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
+    # route it passes costs time: /health (probed constantly, and the baseline of
+    # bench/api_overhead.py) first, then the busiest API routers.
     routers = (
         health_api,
         tokens_api,
@@ -144,8 +156,10 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         fleet_api,
         routing_api,  # ROUTING-WIRING
     )
-    for module in routers:
-        app.include_router(module.build_router(svc))
+    built = [module.build_router(svc) for module in routers]
+    for router in built:
+        app.include_router(router)
+    dispatch(app, built)
     upload_limit, upload_hint = body_limit(settings.import_max_bytes)
     app.add_middleware(
         RequestMiddleware,

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     decision_log_max_events: int = Field(
         20_000, ge=1, le=1_000_000, description="Most decision events in one upload."
     )
+    decision_log_retention_days: int = Field(
+        30, ge=0, le=3650, description="Days decisions are kept (0 keeps them forever)."
+    )
+    decision_log_purge_seconds: float = Field(
+        3600.0, gt=0, le=7 * 86_400, description="How often expired decisions are deleted."
+    )
     decision_log_mask_from: Literal["confidential", "restricted"] = Field(
         "restricted",
         description="Input fields classified at this level or above are not stored as sent: "

@@ -122,6 +122,18 @@ def test_config_show_masks_secrets(env: dict[str, str]) -> None:
     assert "hunter2" not in text
 
 
+def test_decision_log_purge(env: dict[str, str]) -> None:
+    """The purge command applies the retention now; with retention off it deletes nothing."""
+    gh(env, "db", "upgrade")
+    assert "deleted 0 decisions older than 30 days" in gh(env, "decision-log", "purge")
+    off = {**env, "GATEHOUSE_DECISION_LOG_RETENTION_DAYS": "0"}
+    assert "retention is off" in gh(off, "decision-log", "purge")
+    assert "deleted 0 decisions older than 7 days" in gh(
+        off, "decision-log", "purge", "--older-than-days", "7"
+    )
+    gh(env, "decision-log", "purge", "--older-than-days", "-1", code=2)
+
+
 def test_keys_rotate_and_prune(env: dict[str, str]) -> None:
     """Rotation re-encrypts and prune destroys the retired key."""
     gh(env, "db", "upgrade")

@@ -73,6 +73,9 @@ def test_an_opa_reports_and_uploads_over_http(server: tuple[str, str, str]) -> N
 
         streamed = client.post("/opa/logs", content=chunks(), headers=logs)
         assert streamed.status_code == 413
+        # The decision-log limit covers the partitioned path too, not the general 1 MiB.
+        partitioned = client.post("/opa/logs/edge", content=os.urandom(100_000), headers=logs)
+        assert partitioned.status_code == 413
     read = {"Authorization": f"Bearer {reader}"}
     page = httpx.get(f"{url}/v1/decisions?limit=500", headers=read, timeout=10).json()
     assert len(page["items"]) == 20

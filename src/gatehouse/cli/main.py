@@ -7,6 +7,7 @@ import typer
 from gatehouse.cli.admin import tenant_app, token_app
 from gatehouse.cli.bundle import bundle_app
 from gatehouse.cli.connect import connect_app
+from gatehouse.cli.decisionlog import decision_log_app
 from gatehouse.cli.demo import demo_app
 from gatehouse.cli.imports import import_file
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
@@ -29,5 +30,6 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(connect_app, name="connect")
 app.add_typer(sync_app, name="sync")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(decision_log_app, name="decision-log")
 app.command()(worker)
 app.command("import")(import_file)

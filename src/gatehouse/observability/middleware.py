@@ -70,9 +70,19 @@ class RequestMiddleware:
         self.usage = usage
         self.max_body = max_body
         # Routes whose bodies have a limit of their own (SCIM /Bulk: maxPayloadSize; uploads),
-        # and what a client over one is told to do.
+        # and what a client over one is told to do. A limit covers the path and the paths under
+        # it (`/opa/logs` and `/opa/logs/{partition}`).
         self.path_limits = dict(path_limits or {})
         self.limit_hints = dict(limit_hints or {})
+
+    def _limited_route(self, path: str) -> str:
+        """The `path_limits` key covering `path` (itself or a parent), or `path`."""
+        if path in self.path_limits:
+            return path
+        for route in self.path_limits:
+            if path.startswith(route + "/"):
+                return route
+        return path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request."""
@@ -86,8 +96,9 @@ class RequestMiddleware:
         state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
-        limit = self.path_limits.get(scope["path"], self.max_body)
-        hint = self.limit_hints.get(scope["path"], "")
+        route = self._limited_route(scope["path"])
+        limit = self.path_limits.get(route, self.max_body)
+        hint = self.limit_hints.get(route, "")
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
             start, body = _refusal(scope, limit, hint, request_id)
