@@ -285,3 +285,13 @@ async def admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def main(bench: str, run: Callable[[], dict[str, Any]]) -> int:
+    """A benchmark's entry point: one JSON line on stdout, or why it failed on stderr."""
+    try:
+        emit(run())
+    except BenchError as exc:
+        print(f"{bench}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -30,8 +30,8 @@ from _common import (
     bench_env,
     cli,
     cpu_sets,
-    emit,
     log,
+    main,
     pinned,
     temp_home,
 )
@@ -200,15 +200,5 @@ def run() -> dict[str, Any]:
     return result
 
 
-def main() -> int:
-    """Entry point: one JSON line on stdout, or the reason for failing on stderr."""
-    try:
-        emit(run())
-    except BenchError as exc:
-        print(f"{BENCH}: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(BENCH, run))

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from _common import BenchError, Server, bench_env, cli, cpu_sets, emit, load, log, temp_home
+from _common import Server, bench_env, cli, cpu_sets, load, log, main, temp_home
 
 BENCH = "scim_bulk"
 OPS = int(os.environ.get("BENCH_BULK_OPS", "100"))
@@ -94,15 +94,5 @@ def run() -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    """Entry point: one JSON line on stdout, or the reason for failing on stderr."""
-    try:
-        emit(run())
-    except BenchError as exc:
-        print(f"{BENCH}: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(BENCH, run))

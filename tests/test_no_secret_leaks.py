@@ -54,6 +54,11 @@ async def test_no_secret_anywhere(settings: Settings, backend: str, log_lines: i
         await call("GET", "/v1/secrets", admin)
         await call("GET", "/v1/secrets/db", admin)
         await call("GET", "/v1/integration/tokens", admin)
+        opa = {"url": "https://opa.example.com", "bearer_token": VALUE}
+        routing = "/v1/tenants/acme/decision-config"
+        await call("PUT", routing, admin, json={"opa_endpoints": [opa]})
+        await call("PATCH", routing, admin, json={"opa_endpoints": [opa], "mode": "nope"})
+        await call("GET", routing, admin)
         await call("GET", "/pip/audit/logs", admin)
         await call("GET", "/v1/integration/tokens", made["token"])
         await call("DELETE", f"/v1/integration/tokens/{made['id']}", admin)

@@ -23,6 +23,7 @@ from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.decisions import api as decisions_api
 from gatehouse.decisions import opa
+from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
 from gatehouse.fleet.api import LOGS_PATH, STATUS_PATH
@@ -106,6 +107,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         worker = start_worker(svc) if settings.worker_in_process else None
         stop_distribution = asyncio.Event()
         distribution = asyncio.create_task(svc.distribution.run(stop_distribution))
+        # Tenants' remote OPA routing follows configuration changes made elsewhere.
+        routing = asyncio.create_task(svc.decision_router.run(stop_distribution))
         retention = asyncio.create_task(
             decision_retention(
                 svc.db,
@@ -119,6 +122,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             yield
         finally:
             stop_distribution.set()
+            await routing
+            await svc.decision_router.close()
             svc.distribution.wake.set()
             svc.opal.wake.set()
             await distribution
@@ -162,6 +167,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         distribution_api,
         fleet_api,
         opal_api,
+        routing_api,
     )
     built = [module.build_router(svc) for module in routers]
     for router in built:

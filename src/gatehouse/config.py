@@ -197,6 +197,12 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Decisions waiting to be written; more are dropped (and counted).",
     )
+    decision_config_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often remote OPA routing looks for configurations changed elsewhere.",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

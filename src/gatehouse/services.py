@@ -22,6 +22,7 @@ from gatehouse.decisions.embedded.engines import EmbeddedEngines
 from gatehouse.decisions.enrich import Subjects
 from gatehouse.decisions.log import DecisionLog
 from gatehouse.decisions.policies import StoredPolicies
+from gatehouse.decisions.routing.router import DecisionRouter
 from gatehouse.decisions.types import DecisionEngine
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.served import ServedRevisions
@@ -56,11 +57,13 @@ class Services:
     distribution: Distribution = field(init=False)
     opal_documents: OpalDocuments = field(init=False)
     opal: OpalPublisher = field(init=False)
-    # The embedded engines; `decisions` is what the APIs ask (a routing wrapper may replace it).
+    # The embedded engines; `decisions` is what the APIs ask (the router, which uses them).
     engines: EmbeddedEngines = field(init=False)
     decisions: DecisionEngine = field(init=False)
     subjects: Subjects = field(init=False)
     decision_log: DecisionLog = field(init=False)
+    # Per-tenant remote OPA routing, with the embedded engines as `local`.
+    decision_router: DecisionRouter = field(init=False)
     # Which bundle revision each tenant's OPAs should run (set by the distribution package).
     served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
@@ -95,13 +98,22 @@ class Services:
             time_limit_ms=settings.decisions_time_limit_ms,
             debounce_seconds=settings.decisions_rebuild_debounce_seconds,
         )
-        self.decisions = self.engines
         self.subjects = Subjects(self.db, self.distribution)
         redactors = Redactors(self.db, settings.decision_log_mask_from)
         self.decision_log = DecisionLog(
             self.db, redactors, self.metrics, capacity=settings.decision_log_queue
         )
         self.served_revisions = ServedRevisions(self.db)
+        # Every API asks the router: remote OPA for tenants configured so (with their
+        # fallback), the embedded engines for the rest.
+        self.decision_router = DecisionRouter(
+            self.db,
+            lambda: self.keys,
+            list(self.settings.outbound_allow),
+            local=self.engines,
+            poll_seconds=self.settings.decision_config_poll_seconds,
+        )
+        self.decisions = self.decision_router
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""

@@ -1,10 +1,12 @@
 """The SSRF guard, against a real HTTP server on loopback."""
 
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from gatehouse.kit.outbound import OutboundBlockedError, outbound_client, permitted
@@ -101,3 +103,14 @@ async def test_redirects_are_checked_too(server: str) -> None:
             await client.get(f"{server}/to-metadata")
         with pytest.raises(OutboundBlockedError):
             await client.get(f"{server}/to-ipv6-loopback")
+
+
+async def test_connection_options_reach_the_guarded_transport() -> None:
+    """verify, http2 and limits given to the client shape the guarded transport's pool."""
+    context = ssl.create_default_context()
+    limits = httpx.Limits(max_connections=7)
+    async with outbound_client(verify=context, http2=True, limits=limits) as client:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context is context
+        assert pool._http2 is True
+        assert pool._max_connections == 7

@@ -5,6 +5,7 @@ from gatehouse.auth.models import ApiToken, TokenUsage
 from gatehouse.connections.models import Connection
 from gatehouse.db.base import Base
 from gatehouse.decisions.models import LocalData, Policy, PolicyVersion
+from gatehouse.decisions.routing.models import DecisionConfig
 from gatehouse.distribution.models import (
     DocumentConfig,
     DocumentState,
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "Conflict",
     "Connection",
+    "DecisionConfig",
     "DecisionRecord",
     "DocumentConfig",
     "DocumentState",

@@ -130,7 +130,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+# Options that shape connections: a client given its own transport would silently ignore them.
+TRANSPORT_OPTIONS = ("verify", "cert", "http1", "http2", "limits")
+
+
 def outbound_client(allow: Sequence[IPNetwork] = (), **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client whose every connection (redirects included) passes the guard."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
-    return httpx.AsyncClient(transport=GuardedTransport(allow), trust_env=False, **kwargs)
+    options = {name: kwargs.pop(name) for name in TRANSPORT_OPTIONS if name in kwargs}
+    transport = GuardedTransport(allow, **options)
+    return httpx.AsyncClient(transport=transport, trust_env=False, **kwargs)

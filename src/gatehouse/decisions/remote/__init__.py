@@ -1,0 +1,1 @@
+"""Remote OPA engines: pooled clients, health checks, circuit breakers and failover."""

@@ -1,0 +1,1 @@
+"""Routing decisions per tenant: embedded, or remote OPA with failover and fallbacks."""
