@@ -42,8 +42,8 @@ format: setup
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: setup ## run every benchmark in bench/, one JSON line each
-	$(BIN)/python bench/run.py
+bench: setup ## run every benchmark in bench/ (or ONLY="name ..."), one JSON line each
+	$(BIN)/python bench/run.py $(ONLY)
 
 pins: ## recompile requirements/*.txt from pyproject.toml
 	$(COMPILE) -o requirements/base.txt pyproject.toml

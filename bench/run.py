@@ -1,5 +1,8 @@
 """Run every benchmark in bench/ (not run.py, not _*.py) in name order; relay their JSON lines.
 
+`python bench/run.py distribution opal` (or `make bench ONLY="distribution opal"`) runs only the
+named ones.
+
 Each script runs as a subprocess with this Python and must print one JSON object line on stdout.
 Exits 1, naming the failed scripts on stderr, if any script fails or prints no such line.
 """
@@ -19,11 +22,18 @@ SCRIPT_TIMEOUT = 900.0
 STOP_TIMEOUT = 10.0
 
 
-def scripts() -> list[Path]:
-    """The benchmark scripts, in name order."""
-    return sorted(
+def scripts(only: list[str] | None = None) -> list[Path]:
+    """The benchmark scripts, in name order (those named in `only`, when given)."""
+    found = sorted(
         p for p in BENCH_DIR.glob("*.py") if p.name != "run.py" and not p.name.startswith("_")
     )
+    if only:
+        unknown = set(only) - {p.stem for p in found}
+        if unknown:
+            names = ", ".join(p.stem for p in found)
+            raise SystemExit(f"bench: no benchmark named {', '.join(sorted(unknown))} ({names})")
+        found = [p for p in found if p.stem in only]
+    return found
 
 
 def result_line(stdout: str) -> str | None:
@@ -77,10 +87,10 @@ def run_one(script: Path) -> str | None:
     return line
 
 
-def main() -> int:
-    """Run them all; exit non-zero if any failed."""
+def main(only: list[str]) -> int:
+    """Run them (all, or those named); exit non-zero if any failed."""
     failed: list[str] = []
-    for script in scripts():
+    for script in scripts(only):
         line = run_one(script)
         if line is None:
             failed.append(script.name)
@@ -93,4 +103,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
