@@ -191,6 +191,13 @@ class Settings(BaseSettings):
     decisions_rebuild_debounce_seconds: float = Field(
         0.05, ge=0, le=10, description="Changes within this time rebuild the engines once."
     )
+    decisions_rebuild_spacing: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="After an engine rebuild of t seconds (which holds the event loop), the next "
+        "waits until t times this has passed, so a stream of changes cannot keep the server busy.",
+    )
     decision_log_queue: int = Field(
         100_000,
         ge=100,

@@ -97,6 +97,7 @@ class Services:
             threads=settings.decisions_threads,
             time_limit_ms=settings.decisions_time_limit_ms,
             debounce_seconds=settings.decisions_rebuild_debounce_seconds,
+            rebuild_spacing=settings.decisions_rebuild_spacing,
         )
         self.subjects = Subjects(self.db, self.distribution)
         redactors = Redactors(self.db, settings.decision_log_mask_from)

@@ -42,6 +42,15 @@ class Tenant:
     watcher: asyncio.Task[None] | None = None
     rebuilds: int = 0
     rebuild_seconds: float = 0.0
+    # When the last rebuild ended (the event loop's clock).
+    rebuilt_at: float = 0.0
+
+
+def pause(debounce: float, spacing: float, last_seconds: float, since_last: float) -> float:
+    """How long to wait before a rebuild: the debounce, or longer while the last rebuild (which
+    held the event loop: regorus keeps the GIL) was recent, so that back-to-back changes leave
+    the loop free at least `spacing` times as long as rebuilds take."""
+    return max(debounce, spacing * last_seconds - since_last)
 
 
 class EmbeddedEngines:
@@ -55,6 +64,7 @@ class EmbeddedEngines:
         threads: int = 0,
         time_limit_ms: int = 1000,
         debounce_seconds: float = 0.05,
+        rebuild_spacing: float = 1.0,
     ) -> None:
         self.db, self.distribution = db, distribution
         # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway).
@@ -63,6 +73,7 @@ class EmbeddedEngines:
         self.workers = [Worker(f"gatehouse-rego-{n}", inline=self.inline) for n in range(count)]
         self.limit_ns = time_limit_ms * 1_000_000
         self.debounce = debounce_seconds
+        self.spacing = rebuild_spacing
         self.tenants: dict[str, Tenant] = {}
         self.loading: dict[str, asyncio.Lock] = {}
         self.generation = 0
@@ -153,6 +164,7 @@ class EmbeddedEngines:
             held.sources, held.seen = src, current
             held.rebuilds += 1
             held.rebuild_seconds = time.perf_counter() - started
+            held.rebuilt_at = asyncio.get_running_loop().time()
             log.info(
                 "embedded engine rebuilt",
                 tenant=tenant_id,
@@ -180,7 +192,8 @@ class EmbeddedEngines:
                 now = await self.distribution.wait_change(tenant_id, held.seen, WATCH_SECONDS)
                 if now == held.seen:
                     continue
-                await asyncio.sleep(self.debounce)
+                since = asyncio.get_running_loop().time() - held.rebuilt_at
+                await asyncio.sleep(pause(self.debounce, self.spacing, held.rebuild_seconds, since))
                 await self.reload(tenant_id)
             except asyncio.CancelledError:
                 raise
