@@ -16,6 +16,8 @@ from gatehouse.audit import api as audit_api
 from gatehouse.auth import api as tokens_api
 from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.usage import UsageRecorder
+from gatehouse.authzen import api as authzen_api
+from gatehouse.authzen import errors as authzen_errors
 from gatehouse.config import ConfigError, Settings
 from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
@@ -146,6 +148,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     dialects = {SCIM_PREFIX: scim_errors.render}
     dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
+    dialects.update({prefix: authzen_errors.render for prefix in authzen_api.PREFIXES})
     install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
@@ -154,6 +157,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     routers = (
         health_api,
         decisions_api,
+        authzen_api,
         tokens_api,
         scim_api,
         identity_api,
