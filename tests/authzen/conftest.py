@@ -25,6 +25,11 @@ allow if input.subject.title == "Boss"
 
 allow if input.resource.properties.public == true
 
+allow if {
+    input.resource_type == "invoice"
+    "engineering" in input.subject.groups
+}
+
 default detailed := {"allow": false, "reasons": ["only engineers"]}
 
 detailed := {
