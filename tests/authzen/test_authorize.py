@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.authzen.conftest import Zen
 from tests.conftest import BOTH
 
@@ -64,3 +66,14 @@ async def test_errors_are_problems(zen: Zen) -> None:
     assert resp.headers["content-type"] == "application/problem+json"
     reader = await zen.h.token("acme", "policies:read")
     assert (await zen.post("/v1/authorize", request("alice"), reader)).status_code == 403
+
+
+async def test_input_json_cannot_carry_is_400(zen: Zen) -> None:
+    """An integer over 64 bits parses in Python but is not JSON the engine takes: 400."""
+    body = {**request("alice"), "context": {"n": 2**70}}
+    resp = await zen.h.client.post(
+        "/v1/authorize",
+        content=json.dumps(body).encode(),
+        headers={**zen.h.auth(zen.api.evaluator), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400, resp.text

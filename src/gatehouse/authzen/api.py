@@ -38,10 +38,10 @@ BODY: dict[str, Any] = {
 
 
 def failed(verdict: Verdict) -> Problem | None:
-    """The 500 of a single evaluation that could not be made."""
+    """The error of a single evaluation that could not be made (500, or 400 for its input)."""
     if verdict.error is None:
         return None
-    return Problem(500, f"the decision could not be made: {verdict.error.message}")
+    return Problem(verdict.error.status, f"the decision could not be made: {verdict.error.message}")
 
 
 def build_router(svc: Services) -> APIRouter:

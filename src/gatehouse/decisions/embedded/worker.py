@@ -134,6 +134,8 @@ class Worker:
             if rule is not None and "not a valid rule path" in str(exc):
                 return self.evaluate(src, None, query, input, limit_ns)
             return EvaluationError("internal_error", clean(str(exc)))
+        except orjson.JSONEncodeError as exc:  # an integer over 64 bits, a lone surrogate
+            return EvaluationError("invalid_parameter", f"the input is not valid JSON: {exc}", 400)
         if elapsed > limit_ns:
             return EvaluationError(
                 "eval_cancel_error",
