@@ -58,8 +58,9 @@ DESCRIPTION = """
 Gatehouse gathers the facts authorization policies need, keeps them fresh, secured and
 audited, and serves them to policy engines.
 
-Every route except `/health`, `/ready` and these docs needs an API token:
-`Authorization: Bearer gth_...`. Errors are `application/problem+json` (RFC 9457).
+Every route except `/health`, `/ready`, `/.well-known/authzen-configuration` and these docs
+needs an API token: `Authorization: Bearer gth_...`. Errors are `application/problem+json`
+(RFC 9457), except on routes that speak another standard (SCIM, OPA, AuthZEN).
 Responses to authenticated requests carry `RateLimit-Policy` and `RateLimit` headers.
 """
 

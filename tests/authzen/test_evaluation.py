@@ -117,3 +117,10 @@ async def test_metadata_is_public(zen: Zen) -> None:
     assert base.startswith("http")
     assert doc["access_evaluation_endpoint"] == base + "/access/v1/evaluation"
     assert doc["access_evaluations_endpoint"] == base + "/access/v1/evaluations"
+
+
+async def test_openapi_marks_metadata_public(zen: Zen) -> None:
+    """The metadata needs no token in the OpenAPI document; the evaluations do."""
+    paths = (await zen.h.client.get("/openapi.json")).json()["paths"]
+    assert "security" not in paths["/.well-known/authzen-configuration"]["get"]
+    assert paths["/access/v1/evaluation"]["post"]["security"]
