@@ -58,21 +58,20 @@ async def subjects_of(svc: Services, tenant: str, inputs: Sequence[Any]) -> list
     """The inputs with `subject` enriched as `Subjects.apply` does, each subject looked up once."""
     if not await svc.subjects.enabled(tenant):
         return list(inputs)
-    found: dict[str, dict[str, Any] | None] = {}
-    out = []
+    given: list[tuple[str, dict[str, Any]] | None] = []
     for input in inputs:
         subject = input.get("subject") if isinstance(input, dict) else None
         if isinstance(subject, str):
-            ref, given = subject, {"id": subject}
+            given.append((subject, {"id": subject}))
         elif isinstance(subject, dict) and isinstance(subject.get("id"), str):
-            ref, given = subject["id"], subject
+            given.append((subject["id"], subject))
         else:
-            out.append(input)
-            continue
-        if ref not in found:
-            found[ref] = await svc.subjects.enrich(tenant, ref)
-        record = found[ref]
-        out.append(input if record is None else {**input, "subject": {**given, **record}})
+            given.append(None)
+    found = await svc.subjects.records(tenant, {g[0] for g in given if g is not None})
+    out = []
+    for input, sent in zip(inputs, given, strict=True):
+        record = found[sent[0]] if sent is not None else None
+        out.append(input if record is None else {**input, "subject": {**sent[1], **record}})
     return out
 
 

@@ -6,6 +6,7 @@ attributes whose sensitivity lets them leave Gatehouse. Nothing is recomputed he
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.decisions.localdata import row
 from gatehouse.decisions.schemas import DEFAULT_ENTRYPOINT
+from gatehouse.distribution.document import Snapshot
 from gatehouse.distribution.fragments import user_key
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.service import settings_of
@@ -43,6 +45,19 @@ class Subjects:
             return None
         await self.distribution.current(tenant)
         snap = await self.distribution.snapshot(tenant)
+        return await self._record(tenant, snap, subject_ref)
+
+    async def records(self, tenant: str, refs: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """The records of several subjects from one snapshot, each found as `enrich` finds it."""
+        await self.distribution.current(tenant)
+        snap = await self.distribution.snapshot(tenant)
+        found: dict[str, dict[str, Any] | None] = {}
+        for ref in refs:
+            usable = ref and len(ref) <= MAX_REF
+            found[ref] = await self._record(tenant, snap, ref) if usable else None
+        return found
+
+    async def _record(self, tenant: str, snap: Snapshot, subject_ref: str) -> dict[str, Any] | None:
         entry = snap.entries.get(("users", subject_ref))
         if entry is None or entry.removed:
             key = await self._key_of(tenant, subject_ref)
