@@ -71,7 +71,10 @@ async def subjects_of(svc: Services, tenant: str, inputs: Sequence[Any]) -> list
     out = []
     for input, sent in zip(inputs, given, strict=True):
         record = found[sent[0]] if sent is not None else None
-        out.append(input if record is None else {**input, "subject": {**sent[1], **record}})
+        if sent is None or record is None:
+            out.append(input)
+        else:
+            out.append({**input, "subject": {**sent[1], **record}})
     return out
 
 
