@@ -43,6 +43,10 @@ async def test_defaults_overrides_and_log(zen: Zen) -> None:
     logged = [rows[e["context"]["decision_id"]] for e in got]
     assert [r["result"] for r in logged] == [True, False, False, True]
     assert logged[2]["input"]["action"] == {"name": "write"}
+    # The OPA-format export names the route that asked.
+    export = await zen.h.client.get("/v1/decisions/export?format=json", headers=reader)
+    events = {e["decision_id"]: e for e in export.json()}
+    assert events[got[0]["context"]["decision_id"]]["api"] == "/access/v1/evaluations"
 
 
 async def test_semantics(zen: Zen) -> None:
