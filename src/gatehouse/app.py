@@ -16,8 +16,6 @@ from gatehouse.audit import api as audit_api
 from gatehouse.auth import api as tokens_api
 from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.usage import UsageRecorder
-from gatehouse.authzen import api as authzen_api
-from gatehouse.authzen import errors as authzen_errors
 from gatehouse.config import ConfigError, Settings
 from gatehouse.conflicts import api as conflicts_api
 from gatehouse.connections import api as connections_api
@@ -25,6 +23,8 @@ from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.decisions import api as decisions_api
 from gatehouse.decisions import opa
+from gatehouse.decisions.authzen import api as authzen_api
+from gatehouse.decisions.authzen import errors as authzen_errors
 from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api

@@ -9,14 +9,14 @@ from fastapi.responses import Response
 
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
-from gatehouse.authzen import errors, wire
-from gatehouse.authzen.enterprise import (
+from gatehouse.decisions import inputs
+from gatehouse.decisions.authzen import errors, wire
+from gatehouse.decisions.authzen.schemas import (
     AuthorizeBatch,
     AuthorizeRequest,
     AuthorizeResponse,
     AuthorizeResults,
 )
-from gatehouse.decisions import inputs
 from gatehouse.decisions.batch import Verdict, decide_all
 from gatehouse.kit.http import problems
 from gatehouse.kit.problems import Problem
