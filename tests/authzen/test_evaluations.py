@@ -63,9 +63,12 @@ async def test_semantics(zen: Zen) -> None:
 
 
 async def test_without_evaluations_is_one(zen: Zen) -> None:
-    """A body without `evaluations` is a single evaluation, answered as a one-item batch."""
-    got = await zen.many(ask(zen.user("alice")))
-    assert [e["decision"] for e in got] == [True]
+    """A body without `evaluations`, or with an empty one, is a single evaluation, answered as
+    `/access/v1/evaluation` answers."""
+    for body in (ask(zen.user("alice")), {**ask(zen.user("alice")), "evaluations": []}):
+        resp = await zen.post("/access/v1/evaluations", body)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["decision"] is True
 
 
 async def test_limits_and_malformed_items(zen: Zen) -> None:

@@ -62,6 +62,13 @@ def build_router(svc: Services) -> APIRouter:
         depth, nodes = settings.decisions_max_input_depth, settings.decisions_max_input_nodes
         return wire.document(raw, depth, nodes)
 
+    async def single(request: Request, who: Principal, doc: dict[str, Any], api: str) -> Response:
+        (verdict,) = await evaluated(request, who, [doc], api)
+        problem = failed(verdict)
+        if problem is not None:
+            raise problem
+        return Response(orjson.dumps(wire.answer(verdict)), media_type="application/json")
+
     @router.get(METADATA, summary="AuthZEN metadata")
     async def metadata(request: Request) -> dict[str, str]:
         """The PDP's AuthZEN metadata: its identifier and endpoints (public, no token)."""
@@ -81,12 +88,7 @@ def build_router(svc: Services) -> APIRouter:
     async def evaluation(request: Request, who: Evaluator) -> Response:
         """`{"decision": bool, "context": {"decision_id", "reasons"?, "constraints"?}}` for the
         tenant's entrypoint rule; an undefined or non-boolean result is `false` with a reason."""
-        doc = wire.checked(await body(request))
-        (verdict,) = await evaluated(request, who, [doc], EVALUATION)
-        problem = failed(verdict)
-        if problem is not None:
-            raise problem
-        return Response(orjson.dumps(wire.answer(verdict)), media_type="application/json")
+        return await single(request, who, wire.checked(await body(request)), EVALUATION)
 
     @router.post(
         EVALUATIONS,
@@ -97,8 +99,12 @@ def build_router(svc: Services) -> APIRouter:
     async def evaluations(request: Request, who: Evaluator) -> Response:
         """`{"evaluations": [{"decision", "context"}, ...]}` in the request's order; top-level
         `subject`, `action`, `resource`, `context` are defaults each item overrides, and
-        `options.evaluations_semantic` may stop after the first deny or permit."""
-        docs, stop_on = wire.batch(await body(request), settings.authzen_max_evaluations)
+        `options.evaluations_semantic` may stop after the first deny or permit. Without
+        `evaluations` (or with an empty one) it is a single evaluation, answered as one."""
+        doc = await body(request)
+        docs, stop_on = wire.batch(doc, settings.authzen_max_evaluations)
+        if not doc.get("evaluations"):
+            return await single(request, who, docs[0], EVALUATIONS)
         verdicts = await evaluated(request, who, docs, EVALUATIONS, stop_on)
         out = {"evaluations": [wire.answer(v) for v in verdicts]}
         return Response(orjson.dumps(out), media_type="application/json")

@@ -57,7 +57,7 @@ def checked(doc: dict[str, Any], where: str = "") -> dict[str, Any]:
 
 def batch(doc: dict[str, Any], most: int) -> tuple[list[dict[str, Any]], bool | None]:
     """The inputs of `/access/v1/evaluations` (each item over the top-level defaults) and the
-    verdict to stop after; a body without `evaluations` is one evaluation."""
+    verdict to stop after; without `evaluations` (or with none) it is one evaluation."""
     items = doc.get("evaluations")
     options = doc.get("options")
     if options is not None and not isinstance(options, dict):
@@ -65,7 +65,7 @@ def batch(doc: dict[str, Any], most: int) -> tuple[list[dict[str, Any]], bool | 
     semantic = (options or {}).get("evaluations_semantic", "execute_all")
     if semantic not in SEMANTICS:
         raise bad(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}")
-    if items is None:
+    if items is None or items == []:
         return [checked(doc)], SEMANTICS[semantic]
     if not isinstance(items, list):
         raise bad("evaluations must be an array")
