@@ -23,6 +23,8 @@ from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.decisions import api as decisions_api
 from gatehouse.decisions import opa
+from gatehouse.decisions.authzen import api as authzen_api
+from gatehouse.decisions.authzen import errors as authzen_errors
 from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
@@ -56,8 +58,9 @@ DESCRIPTION = """
 Gatehouse gathers the facts authorization policies need, keeps them fresh, secured and
 audited, and serves them to policy engines.
 
-Every route except `/health`, `/ready` and these docs needs an API token:
-`Authorization: Bearer gth_...`. Errors are `application/problem+json` (RFC 9457).
+Every route except `/health`, `/ready`, `/.well-known/authzen-configuration` and these docs
+needs an API token: `Authorization: Bearer gth_...`. Errors are `application/problem+json`
+(RFC 9457), except on routes that speak another standard (SCIM, OPA, AuthZEN).
 Responses to authenticated requests carry `RateLimit-Policy` and `RateLimit` headers.
 """
 
@@ -146,6 +149,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     dialects = {SCIM_PREFIX: scim_errors.render}
     dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
+    dialects.update({prefix: authzen_errors.render for prefix in authzen_api.PREFIXES})
     install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
@@ -154,6 +158,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     routers = (
         health_api,
         decisions_api,
+        authzen_api,
         tokens_api,
         scim_api,
         identity_api,

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     decisions_max_input_nodes: int = Field(
         100_000, ge=10, le=10_000_000, description="Most values (of any kind) in an input."
     )
+    authzen_max_evaluations: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Most evaluations in one `/access/v1/evaluations` or `/v1/authorize/batch`.",
+    )
     decisions_rebuild_debounce_seconds: float = Field(
         0.05, ge=0, le=10, description="Changes within this time rebuild the engines once."
     )

@@ -46,6 +46,8 @@ class Made:
     metrics: dict[str, int] | None
     requested_by: str | None
     revision: str
+    # The API that asked, when not OPA's Data API (e.g. `/access/v1/evaluations`).
+    api: str | None = None
 
 
 class DecisionLog:
@@ -144,5 +146,5 @@ class DecisionLog:
             "masked": report.masked,
             "requested_by": made.requested_by,
             "error": None,
-            "extra": None,
+            "extra": {"api": made.api} if made.api else None,
         }
