@@ -46,6 +46,7 @@ class Made:
     metrics: dict[str, int] | None
     requested_by: str | None
     revision: str
+    cache_hit: bool = False
 
 
 class DecisionLog:
@@ -136,7 +137,7 @@ class DecisionLog:
             "defined": made.defined,
             "result": result,
             "latency_ms": made.latency_ms,
-            "cache_hit": False,
+            "cache_hit": made.cache_hit,
             "labels": {"id": INSTANCE, "app": "gatehouse"},
             "bundles": {"gatehouse": {"revision": made.revision}},
             "metrics": made.metrics,
