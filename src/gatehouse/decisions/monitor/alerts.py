@@ -62,6 +62,7 @@ class Alerts:
         self.window, self.interval, self.clock = window, interval, clock
         self.history: dict[str, deque[tuple[float, Counts]]] = {}
         self.raised: dict[str, dict[str, dict[str, Any]]] = {}
+        self.last: float | None = None  # when the previous tick ran
 
     def state(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The raised alerts of every tenant."""
@@ -71,7 +72,12 @@ class Alerts:
         """Take a snapshot of every tenant's counts and evaluate its thresholds."""
         now = self.clock()
         for tenant, counts in list(self.stats.tenants.items()):
-            history = self.history.setdefault(tenant, deque())
+            history = self.history.get(tenant)
+            if history is None:
+                # A tenant first seen now: its counts were made since the previous tick.
+                history = self.history[tenant] = deque()
+                if self.last is not None:
+                    history.append((self.last, Counts()))
             history.append((now, counts.copy()))
             while len(history) > 2 and history[1][0] <= now - self.window:
                 history.popleft()
@@ -79,6 +85,7 @@ class Alerts:
             options, _ = await self.options.of(tenant)
             values = measured(history[-1][1].minus(first), now - since)
             await self._judge(tenant, options.alerts, values)
+        self.last = now
 
     async def _judge(
         self, tenant: str, thresholds: AlertThresholds, values: dict[str, float | None]
