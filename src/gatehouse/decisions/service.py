@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gatehouse.decisions import opa
-from gatehouse.decisions.cache.keys import Key, digest
+from gatehouse.decisions.cache.keys import Key
 from gatehouse.decisions.cache.options import CachePolicy
 from gatehouse.decisions.log import Made
 from gatehouse.decisions.monitor.stats import violates
@@ -45,21 +45,19 @@ async def cached(
 ) -> tuple[Decision | None, Key | None, CachePolicy]:
     """A cached answer (or the key to keep the engine's answer under) and the tenant's policy."""
     _, policy = await svc.decision_options.of(tenant)
-    if not policy.enabled or svc.decision_cache.remote(tenant):
+    if not policy.enabled:
         return None, None, policy
-    revs = await svc.decision_cache.revisions(tenant)
-    key = Key(*revs, path, digest(input)) if revs else Key("", "", path, digest(input))
-    if revs is None:
-        return None, key, policy
-    found = await svc.decision_cache.get(tenant, key)
+    key = await svc.decision_cache.key(tenant, path, input)
+    found = await svc.decision_cache.get(tenant, key) if key is not None else None
     if found is None:
         return None, key, policy
+    assert key is not None
     decision = Decision(
         found.defined,
         found.result,
         engine=found.engine,
-        policy_revision=revs[0],
-        data_revision=revs[1],
+        policy_revision=key.policy_revision,
+        data_revision=key.data_revision,
         cached=True,
     )
     return decision, key, policy
@@ -89,6 +87,8 @@ async def decide(
         except EvaluationError as exc:
             svc.decision_stats.failed(tenant, (time.perf_counter_ns() - started_ns) / 1e6)
             raise failure(exc) from None
+        if policy.enabled and key is None:  # the engine was loaded by this question
+            key = await svc.decision_cache.key(tenant, where, input)
         if key is not None and decision.engine == "embedded":
             await svc.decision_cache.put(tenant, key, decision, policy)
     elapsed = time.perf_counter_ns() - started_ns

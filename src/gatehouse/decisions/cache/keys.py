@@ -13,6 +13,8 @@ class Key(NamedTuple):
 
     policy_revision: str
     data_revision: str
+    # The engine generation in this process (memory keys only: Redis keys are shared).
+    generation: int
     path: str
     digest: str
 
@@ -24,5 +26,6 @@ def digest(input: Any) -> str:
 
 
 def redis_key(prefix: str, tenant: str, key: Key) -> str:
-    """The Redis key of an answer: namespaced per tenant, then revisions, path and digest."""
+    """The Redis key of an answer: namespaced per tenant, then revisions, path and digest (not
+    the generation: its number is this process's own)."""
     return f"{prefix}{tenant}:{key.policy_revision}:{key.data_revision}:{key.path}:{key.digest}"
