@@ -25,6 +25,7 @@ from gatehouse.decisions import api as decisions_api
 from gatehouse.decisions import opa
 from gatehouse.decisions.authzen import api as authzen_api
 from gatehouse.decisions.authzen import errors as authzen_errors
+from gatehouse.decisions.monitor import api as monitor_api
 from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             )
         )
         opal = asyncio.create_task(svc.opal.run(stop_distribution))
+        alerts = asyncio.create_task(svc.alerts.run(stop_distribution))
         try:
             yield
         finally:
@@ -132,6 +134,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             await distribution
             await retention
             await opal
+            await alerts
+            await svc.decision_cache.close()
             await svc.engines.stop()
             await svc.decision_log.stop()
             if worker is not None:
@@ -173,6 +177,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         fleet_api,
         opal_api,
         routing_api,
+        monitor_api,
     )
     built = [module.build_router(svc) for module in routers]
     for router in built:

@@ -216,6 +216,26 @@ class Settings(BaseSettings):
         le=300,
         description="How often remote OPA routing looks for configurations changed elsewhere.",
     )
+    decision_cache_backend: Literal["memory", "redis"] = Field(
+        "memory",
+        description="Where cached decisions live: this process (LRU + TTL) or Redis "
+        "(`GATEHOUSE_REDIS_URL`, shared by every process).",
+    )
+    decision_cache_enabled: bool = Field(
+        True, description="Cache embedded decisions unless a tenant turns it off."
+    )
+    decision_cache_ttl_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="Default seconds a cached decision is reused."
+    )
+    decision_cache_max_entries: int = Field(
+        10_000, ge=1, le=1_000_000, description="Default most cached decisions per tenant."
+    )
+    alerts_interval_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often alert thresholds are evaluated."
+    )
+    alerts_window_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="The sliding window alert thresholds look at."
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     usage_flush_seconds: float = Field(

@@ -77,3 +77,22 @@ async def test_input_json_cannot_carry_is_400(zen: Zen) -> None:
         headers={**zen.h.auth(zen.api.evaluator), "Content-Type": "application/json"},
     )
     assert resp.status_code == 400, resp.text
+
+
+@BOTH
+async def test_repeated_questions_come_from_the_cache_and_are_counted(zen: Zen) -> None:
+    """The batch path uses the decision cache like /v1/data, and counts in /v1/metrics."""
+    await zen.entrypoint("authz/detailed")
+    first = (await zen.post("/v1/authorize", request("alice", "pci-dss"))).json()
+    again = (await zen.post("/v1/authorize", request("alice", "pci-dss"))).json()
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert (again["allow"], again["constraints"]) == (True, first["constraints"])
+    batch = await zen.post("/v1/authorize/batch", {"requests": [request("alice", "pci-dss")]})
+    assert batch.json()["results"][0]["cached"] is True
+    await zen.h.svc.decision_log.flush()
+    reader = zen.h.auth(await zen.h.token("acme", "decisions:read"))
+    items = (await zen.h.client.get("/v1/decisions", headers=reader)).json()["items"]
+    hits = {i["decision_id"]: i["cache_hit"] for i in items}
+    assert (hits[first["decision_id"]], hits[again["decision_id"]]) == (False, True)
+    metrics = (await zen.h.client.get("/v1/metrics", headers=reader)).json()
+    assert metrics["tenant_metrics"]["acme"]["cache_hits"] >= 2

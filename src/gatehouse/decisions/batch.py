@@ -16,6 +16,8 @@ from typing import Any
 
 from gatehouse.decisions import opa
 from gatehouse.decisions.log import Made
+from gatehouse.decisions.monitor.stats import violates
+from gatehouse.decisions.service import answer
 from gatehouse.decisions.types import Decision, EvaluationError
 from gatehouse.services import Services
 
@@ -32,6 +34,7 @@ class Verdict:
     engine: str
     constraints: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    cached: bool = False
     error: EvaluationError | None = None
 
 
@@ -110,14 +113,24 @@ async def decide_all(
     for input, decision_id in zip(enriched, decision_ids(len(enriched)), strict=True):
         started = time.perf_counter_ns()
         try:
-            decision = await svc.decisions.evaluate(tenant, path, input)
+            decision, hit = await answer(svc, tenant, path, path, input)
         except EvaluationError as exc:
             out.append(Verdict(False, decision_id, "error", reasons=[exc.message], error=exc))
+            svc.decision_stats.failed(tenant, (time.perf_counter_ns() - started) / 1e6)
             decision = None
         elapsed = time.perf_counter_ns() - started
         if decision is not None:
             allow, constraints, reasons = read(decision, path)
-            out.append(Verdict(allow, decision_id, decision.engine, constraints, reasons))
+            out.append(
+                Verdict(allow, decision_id, decision.engine, constraints, reasons, decision.cached)
+            )
+            svc.decision_stats.decided(
+                tenant,
+                elapsed / 1e6,
+                hit=hit,
+                engine=decision.engine,
+                violation=violates(decision.defined, decision.result),
+            )
             record(svc, tenant, path, input, decision, decision_id, elapsed, requested_by, api)
         if stop_on is not None and out[-1].allow is stop_on:
             break
@@ -137,7 +150,7 @@ def record(
 ) -> None:
     """Queue the decision for the decision log, as `decide()` does, with the API that asked."""
     metrics = {"timer_server_handler_ns": elapsed}
-    if decision.eval_ns is not None:
+    if decision.eval_ns is not None and not decision.cached:
         metrics["timer_rego_query_eval_ns"] = decision.eval_ns
     svc.decision_log.record(
         Made(
@@ -155,5 +168,6 @@ def record(
             requested_by=requested_by,
             revision=decision.data_revision,
             api=api,
+            cache_hit=decision.cached,
         )
     )

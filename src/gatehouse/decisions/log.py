@@ -48,6 +48,7 @@ class Made:
     revision: str
     # The API that asked, when not OPA's Data API (e.g. `/access/v1/evaluations`).
     api: str | None = None
+    cache_hit: bool = False
 
 
 class DecisionLog:
@@ -138,7 +139,7 @@ class DecisionLog:
             "defined": made.defined,
             "result": result,
             "latency_ms": made.latency_ms,
-            "cache_hit": False,
+            "cache_hit": made.cache_hit,
             "labels": {"id": INSTANCE, "app": "gatehouse"},
             "bundles": {"gatehouse": {"revision": made.revision}},
             "metrics": made.metrics,

@@ -60,7 +60,7 @@ class AuthorizeResponse(BaseModel):
             reasons=verdict.reasons,
             decision_id=verdict.decision_id,
             engine=verdict.engine,
-            cached=False,
+            cached=verdict.cached,
         )
 
 

@@ -30,6 +30,7 @@ def reference(path: str) -> tuple[str | None, str]:
 
 
 WATCH_SECONDS = 30.0
+LABEL_TRIES = 3
 
 
 @dataclass
@@ -131,18 +132,23 @@ class EmbeddedEngines:
         lock = self.loading.setdefault(tenant_id, asyncio.Lock())
         async with lock:
             started = time.perf_counter()
-            current = await self.distribution.current(tenant_id)
-            snap = await self.distribution.snapshot(tenant_id)
-            async with self.db.transaction(write=False) as session:
-                found = await policies.modules(session, tenant_id)
-                local, local_version = await localdata.document(session, tenant_id)
-            held = self.tenants.get(tenant_id)
-            data_key = f"{snap.content_hash}"
-            reloaded = held is None or held.sources.data_key != data_key
-            if held is not None and not reloaded:
-                data_json = held.sources.data_json
-            else:
-                data_json = await asyncio.to_thread(snap.data_json)
+            for _ in range(LABEL_TRIES):
+                current = await self.distribution.current(tenant_id)
+                snap = await self.distribution.snapshot(tenant_id)
+                # Label the generation with the document it loads (the cache keys on it).
+                revision, etag = snap.revision, snap.etag.strip('"')
+                async with self.db.transaction(write=False) as session:
+                    found = await policies.modules(session, tenant_id)
+                    local, local_version = await localdata.document(session, tenant_id)
+                held = self.tenants.get(tenant_id)
+                data_key = f"{snap.content_hash}"
+                reloaded = held is None or held.sources.data_key != data_key
+                if held is not None and not reloaded:
+                    data_json = held.sources.data_json
+                else:
+                    data_json = await asyncio.to_thread(snap.data_json)
+                if snap.revision == revision:
+                    break  # else the snapshot moved while it was read: read again
             self.generation += 1
             src = Sources(
                 tenant=tenant_id,
@@ -151,8 +157,8 @@ class EmbeddedEngines:
                 data_key=data_key,
                 local=local,
                 modules=tuple(sorted(found.items())),
-                policy_revision=f"{current.revision}-{local_version}",
-                data_revision=current.etag.strip('"'),
+                policy_revision=f"{revision}-{local_version}",
+                data_revision=etag,
             )
             if not await self._warm(src) and held is not None:
                 held.seen = current  # keep serving the working generation
