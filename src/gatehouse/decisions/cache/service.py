@@ -9,6 +9,8 @@ fallbacks) are never cached: Gatehouse cannot know which bundle revision a remot
 
 from __future__ import annotations
 
+import orjson
+
 from typing import Any
 
 from gatehouse.decisions.cache.keys import Key, digest
@@ -45,7 +47,11 @@ class DecisionCache:
         if self.seen.get(tenant, revs) != revs:
             await self.store.evict(tenant)  # old entries are unreachable anyway: free them now
         self.seen[tenant] = revs
-        return Key(revs[0], revs[1], src.number, path, digest(input))
+        try:
+            hashed = digest(input)
+        except orjson.JSONEncodeError:  # not JSON (an integer over 64 bits): the engine says so
+            return None
+        return Key(revs[0], revs[1], src.number, path, hashed)
 
     async def get(self, tenant: str, key: Key) -> Cached | None:
         """A cached answer."""
