@@ -1,0 +1,273 @@
+"""The webhook worker: dispatches outbox events, then sends due deliveries with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatehouse.audit import service as audit
+from gatehouse.audit.context import Actor
+from gatehouse.config import Settings
+from gatehouse.db.engine import Database
+from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.events.service import emit
+from gatehouse.kit.outbound import outbound_client
+from gatehouse.secrets.keyring import KeyRing
+from gatehouse.webhooks import queue, service, signing
+from gatehouse.webhooks.dispatch import Dispatcher, envelope
+from gatehouse.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from gatehouse.webhooks.sender import USER_AGENT, Outcome, post, shown_headers
+
+log = structlog.get_logger("gatehouse.webhooks")
+LEASE = timedelta(seconds=120)  # longer than any endpoint timeout (60 s at most)
+SYSTEM = "system:webhooks"
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class WebhookWorker:
+    """Keeps every endpoint told about its tenant's events, durably and in the background."""
+
+    def __init__(
+        self, db: Database, settings: Settings, ring: Callable[[], KeyRing], clock: Clock = utc_now
+    ) -> None:
+        self.db, self.settings, self.ring, self.clock = db, settings, ring, clock
+        self.dispatcher = Dispatcher(db, settings.webhooks_gap_seconds)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.rng = random.Random()  # noqa: S311 (retry jitter, not a secret)
+        self.wake = asyncio.Event()
+        self.window: dict[str, tuple[int, int]] = {}  # endpoint -> (second, sends in it)
+        self._client: httpx.AsyncClient | None = None
+
+    def written(self, tenant: str) -> None:
+        """A write committed: its events may be waiting."""
+        self.wake.set()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The guarded client (redirects are never followed: a 3xx is a failed attempt)."""
+        if self._client is None:
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            self._client = outbound_client(
+                self.settings.outbound_allow, follow_redirects=False, limits=limits
+            )
+        return self._client
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def tick(self) -> int:
+        """Dispatch new events, then send everything due; how many were delivered."""
+        while await self.dispatcher.run_once(self.clock()) == self.dispatcher.batch:
+            pass
+        delivered = 0
+        batch = self.settings.webhooks_batch
+        while rows := await queue.claim(self.db, self.owner, self.clock(), LEASE, batch):
+            endpoints = await self._endpoints({r.endpoint_id for r in rows})
+            outcomes = await asyncio.gather(*(self.deliver(r, endpoints) for r in rows))
+            delivered += sum(1 for o in outcomes if o is not None and o.succeeded)
+            if len(rows) < batch:
+                break
+        return delivered
+
+    async def _endpoints(self, ids: set[str]) -> dict[str, tuple[WebhookEndpoint, list[str]]]:
+        """The endpoints of claimed deliveries with the secrets that sign for them now."""
+        found: dict[str, tuple[WebhookEndpoint, list[str]]] = {}
+        async with self.db.transaction(write=False) as session:
+            query = (
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.id.in_(ids))
+                .execution_options(**{ALL_TENANTS: True})
+            )
+            for row in (await session.execute(query)).scalars():
+                secrets = await service.signing_secrets(session, self.ring(), row, self.clock())
+                session.expunge(row)
+                found[row.id] = (row, secrets)
+        return found
+
+    def _over_rate(self, endpoint: WebhookEndpoint, now: datetime) -> bool:
+        if endpoint.rate_limit is None:
+            return False
+        second = int(now.timestamp())
+        start, count = self.window.get(endpoint.id, (second, 0))
+        count = count + 1 if start == second else 1
+        self.window[endpoint.id] = (second, count)
+        return count > endpoint.rate_limit
+
+    async def deliver(
+        self, row: WebhookDelivery, endpoints: dict[str, tuple[WebhookEndpoint, list[str]]]
+    ) -> Outcome | None:
+        """Send one claimed delivery and record the attempt; None when it was not sent."""
+        now = self.clock()
+        pair = endpoints.get(row.endpoint_id)
+        if pair is None or not pair[0].enabled:
+            reason = "endpoint deleted" if pair is None else "endpoint disabled"
+            async with self.db.transaction() as session:
+                await queue.finish(
+                    session, row, self.owner, status="failed", last_error=reason, finished_at=now
+                )
+            return None
+        endpoint, secrets = pair
+        if self._over_rate(endpoint, now):  # not an attempt: put it back for the next second
+            due = now.replace(microsecond=0) + timedelta(seconds=1)
+            async with self.db.transaction() as session:
+                await queue.finish(
+                    session,
+                    row,
+                    self.owner,
+                    status="pending",
+                    due_at=due,
+                    attempts=row.attempts - 1,
+                )
+            return None
+        body = orjson.dumps(row.body)
+        headers = {
+            **endpoint.headers,
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **signing.headers(secrets, f"msg_{row.id}", int(now.timestamp()), body),
+        }
+        limit = self.settings.webhooks_max_payload_bytes
+        if len(body) > limit:
+            outcome = Outcome(None, "", 0.0, f"body of {len(body)} bytes is over {limit}")
+        else:
+            outcome = await post(
+                self.client, endpoint.url, body, headers, endpoint.timeout_seconds, now
+            )
+        await self.record(row, endpoint, headers, outcome, oversized=len(body) > limit)
+        return outcome
+
+    async def record(
+        self,
+        row: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        headers: dict[str, str],
+        outcome: Outcome,
+        *,
+        oversized: bool = False,
+    ) -> None:
+        """Store the attempt and what follows from it: done, retry later, or give up."""
+        now = self.clock()
+        values: dict[str, object] = {
+            "last_status": outcome.status,
+            "last_error": outcome.error,
+        }
+        gone = outcome.status == 410
+        if outcome.succeeded:
+            values.update(status="delivered", finished_at=now, last_error=None)
+        else:
+            wait = None
+            if not (gone or oversized):
+                wait = queue.next_wait(
+                    endpoint.retry_policy,
+                    row.attempts,
+                    endpoint.max_retries,
+                    self.settings.webhooks_retry_schedule,
+                    self.settings.webhooks_linear_seconds,
+                    self.rng,
+                )
+            if wait is not None and outcome.retry_after is not None:
+                wait = max(
+                    wait, min(outcome.retry_after, self.settings.webhooks_retry_after_max_seconds)
+                )
+            if wait is None:
+                values.update(status="failed", finished_at=now)
+            else:
+                values.update(status="pending", due_at=now + timedelta(seconds=wait))
+        async with self.db.transaction() as session:
+            if not await queue.finish(session, row, self.owner, **values):
+                return  # our lease ran out and another worker took the delivery
+            session.add(
+                WebhookAttempt(
+                    tenant_id=row.tenant_id,
+                    endpoint_id=row.endpoint_id,
+                    delivery_id=row.id,
+                    event_type=row.event_type,
+                    attempt=row.attempts,
+                    succeeded=outcome.succeeded,
+                    request_headers=shown_headers(headers),
+                    response_status=outcome.status,
+                    response_body=outcome.body,
+                    latency_ms=round(outcome.latency_ms, 3),
+                    error=outcome.error,
+                    created_at=now,
+                )
+            )
+            if gone:
+                await self.disable(session, endpoint, "the endpoint answered 410 Gone")
+
+    async def disable(self, session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
+        """Turn an endpoint off, with its `endpoint.disabled` event and an audit entry."""
+        tenant = endpoint.tenant_id
+        row = await service.find(session, tenant, endpoint.id)
+        row.enabled, row.disabled_reason = False, reason
+        data = {"endpoint_id": row.id, "url": row.url, "reason": reason}
+        emit(session, tenant, "endpoint.disabled", "webhook_endpoint", row.id, data)
+        await audit.record(
+            session,
+            Actor(tenant, SYSTEM),
+            "webhook.disable",
+            "webhook_endpoint",
+            row.id,
+            after=data,
+        )
+        log.warning("webhook endpoint disabled", tenant=tenant, endpoint=row.id, reason=reason)
+
+    async def send_test(
+        self, tenant: str, endpoint_id: str
+    ) -> tuple[WebhookDelivery, Outcome | None]:
+        """Send a `webhook.test` message now, outside the queue, and say how it went."""
+        now = self.clock()
+        data = {"message": "A test message from Gatehouse."}
+        async with self.db.transaction() as session:
+            await service.find(session, tenant, endpoint_id)
+            row = WebhookDelivery(
+                tenant_id=tenant,
+                endpoint_id=endpoint_id,
+                event_type="webhook.test",
+                body=envelope("webhook.test", data, now),
+                status="sending",
+                attempts=1,
+                due_at=now,
+                lease_owner=self.owner,
+                lease_expires_at=now + LEASE,
+            )
+            session.add(row)
+            await session.flush()
+            session.expunge(row)
+        endpoints = await self._endpoints({endpoint_id})
+        return row, await self.deliver(row, endpoints)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until stopped; woken early by this process's writes."""
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.settings.webhooks_poll_seconds)
+                self.wake.clear()
+                if stop.is_set():
+                    break
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("webhook delivery failed")
+        finally:
+            await self.close()
