@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatehouse.db.base import utcnow
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.db.upsert import insert_ignore
 from gatehouse.events.models import Event
 from gatehouse.webhooks import catalog
 from gatehouse.webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
@@ -54,8 +56,6 @@ class Dispatcher:
             return 0
         async with self.db.transaction() as session:
             cursor = await self._cursor(session)
-            if cursor is None:
-                return 0
             stmt = (
                 select(Event)
                 .where(Event.id > cursor.position)
@@ -67,7 +67,7 @@ class Dispatcher:
             taken = await self._contiguous(session, cursor.position, events, now)
             if not taken:
                 return 0
-            await self._deliveries(session, taken)
+            await self._deliveries(session, taken, now)
             cursor.position = taken[-1].id
             return len(taken)
 
@@ -86,16 +86,13 @@ class Dispatcher:
             )
             return (await session.execute(newer)).first() is not None
 
-    async def _cursor(self, session: AsyncSession) -> WebhookCursor | None:
+    async def _cursor(self, session: AsyncSession) -> WebhookCursor:
+        # The migration starts the cursor; a table emptied since starts from the top.
+        await insert_ignore(session, WebhookCursor, name=CURSOR, position=0, updated_at=utcnow())
         stmt = select(WebhookCursor).where(WebhookCursor.name == CURSOR)
         if not self.db.is_sqlite:  # one dispatcher at a time; SQLite serialises writers
             stmt = stmt.with_for_update()
-        cursor = (await session.execute(stmt)).scalar_one_or_none()
-        if cursor is None:  # first start: deliver what happens from now on
-            top = select(func.max(Event.id)).execution_options(**{ALL_TENANTS: True})
-            position = (await session.execute(top)).scalar() or 0
-            session.add(WebhookCursor(name=CURSOR, position=int(position)))
-        return cursor
+        return (await session.execute(stmt)).scalar_one()
 
     async def _contiguous(
         self, session: AsyncSession, position: int, events: Sequence[Event], now: datetime
@@ -122,7 +119,9 @@ class Dispatcher:
         oldest = (await session.execute(OLDEST_OTHER_TRANSACTION)).scalar()
         return oldest is None or oldest > seen
 
-    async def _deliveries(self, session: AsyncSession, events: Sequence[Event]) -> int:
+    async def _deliveries(
+        self, session: AsyncSession, events: Sequence[Event], now: datetime
+    ) -> int:
         tenants = {e.tenant_id for e in events}
         stmt = (
             select(WebhookEndpoint)
@@ -139,7 +138,7 @@ class Dispatcher:
                 event_id=event.id,
                 event_type=event.type,
                 body=message(event),
-                due_at=event.created_at,
+                due_at=now,
             )
             for event in events
             for endpoint in endpoints.get(event.tenant_id, ())

@@ -7,6 +7,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -143,7 +144,8 @@ class WebhookWorker:
             **endpoint.headers,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            **signing.headers(secrets, f"msg_{row.id}", int(now.timestamp()), body),
+            # Receivers compare this with their own clock: it is wall time, never the test clock.
+            **signing.headers(secrets, f"msg_{row.id}", int(time.time()), body),
         }
         limit = self.settings.webhooks_max_payload_bytes
         if len(body) > limit:

@@ -107,6 +107,11 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_webhook_cursor")),
     )
+    # Deliver what happens from now on: the outbox's past predates every endpoint.
+    op.execute(
+        "INSERT INTO webhook_cursor (name, position, updated_at) "
+        "SELECT 'outbox', COALESCE(MAX(id), 0), CURRENT_TIMESTAMP FROM events"
+    )
 
 
 def downgrade() -> None:
