@@ -1,10 +1,16 @@
 """Delivery: committed changes reach the receiver signed; failures retry on the schedule."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.webhooks.models import WebhookDelivery
+from gatehouse.webhooks.worker import WebhookWorker
 from tests.conftest import BOTH, Harness
 from tests.opal.conftest import eventually
 from tests.webhooks.conftest import (
@@ -192,9 +198,7 @@ async def test_rotation_signs_with_both_secrets(
     assert len(headers["webhook-signature"].split(" ")) == 2
     body = receiver.verified[-1]
     assert body["type"] == "identity.created"
-    for secret in (old, new):
-        receiver.secrets = [secret]
-        assert receiver.rejected == 0
+    assert receiver.rejected == 0
     # Each secret alone verifies the delivery, as a receiver holding either one would.
     raw = await raw_body(h)
     for secret in (old, new):
@@ -203,12 +207,6 @@ async def test_rotation_signs_with_both_secrets(
 
 async def raw_body(h: Harness) -> bytes:
     """The body of the newest delivery, as sent."""
-    import orjson
-    from sqlalchemy import select
-
-    from gatehouse.db.tenancy import ALL_TENANTS
-    from gatehouse.webhooks.models import WebhookDelivery
-
     async with h.svc.db.transaction(write=False) as s:
         stmt = (
             select(WebhookDelivery)
@@ -243,7 +241,7 @@ async def test_test_resend_and_recover(manual: tuple[Harness, Clock], receiver: 
     receiver.replies = [answer(500)]
     await add_user(h, auth, "bob")
     await h.svc.webhooks.tick()
-    since = (clock() - __import__("datetime").timedelta(hours=1)).isoformat()
+    since = (clock() - timedelta(hours=1)).isoformat()
     rec = await h.client.post(f"{BASE}/{made['id']}/recover", json={"since": since}, headers=auth)
     assert rec.status_code == 200 and rec.json()["queued"] == 1
     assert await h.svc.webhooks.tick() == 1
@@ -269,8 +267,6 @@ async def test_two_workers_never_send_one_delivery_twice(
     manual: tuple[Harness, Clock], receiver: Receiver
 ) -> None:
     """Two workers draining the same rows concurrently send each message once."""
-    from gatehouse.webhooks.worker import WebhookWorker
-
     h, clock = manual
     auth = await tenant_auth(h)
     await endpoint(h, auth, receiver)
