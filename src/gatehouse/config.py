@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     webhooks_secret_grace_hours: float = Field(
         24.0, ge=0, le=720, description="How long a rotated-out secret keeps signing."
     )
+    webhooks_disable_after_hours: float = Field(
+        120.0, gt=0, le=8760, description="Disable an endpoint failing for this long (no 2xx)."
+    )
+    webhooks_retention_days: float = Field(
+        30.0, gt=0, le=3650, description="How long finished deliveries and attempts are kept."
+    )
     webhooks_gap_seconds: float = Field(
         60.0,
         gt=0,

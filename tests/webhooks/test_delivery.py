@@ -9,6 +9,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.events.models import Event
 from gatehouse.webhooks.models import WebhookDelivery
 from gatehouse.webhooks.worker import WebhookWorker
 from tests.conftest import BOTH, Harness
@@ -281,3 +282,42 @@ async def test_two_workers_never_send_one_delivery_twice(
     assert sum(sent) == 12
     ids = [headers["webhook-id"] for headers in receiver.headers]
     assert len(ids) == len(set(ids)) == 12
+
+
+async def test_endpoint_failing_for_days_is_disabled(
+    manual: tuple[Harness, Clock], receiver: Receiver
+) -> None:
+    """Five days of nothing but failures disable the endpoint, with `endpoint.disabled`."""
+    h, clock = manual
+    auth = await tenant_auth(h)
+    made = await endpoint(h, auth, receiver, retry_policy="linear", max_retries=20)
+    h.svc.settings.webhooks_linear_seconds = 86_400
+    receiver.replies = [answer(500)] * 10
+    await add_user(h, auth)
+    for _ in range(5):
+        await h.svc.webhooks.tick()
+        shown = (await h.client.get(f"{BASE}/{made['id']}", headers=auth)).json()
+        assert shown["enabled"], shown
+        clock.advance(86_400 * 1.21)
+    await h.svc.webhooks.tick()
+    shown = (await h.client.get(f"{BASE}/{made['id']}", headers=auth)).json()
+    assert shown["enabled"] is False and "failed" in shown["disabled_reason"]
+    async with h.svc.db.transaction(write=False) as s:
+        types = await s.execute(select(Event.type).execution_options(**{ALL_TENANTS: True}))
+        assert "endpoint.disabled" in types.scalars().all()
+
+
+async def test_old_deliveries_are_purged(manual: tuple[Harness, Clock], receiver: Receiver) -> None:
+    """Finished deliveries and attempts older than the retention period are deleted."""
+    h, clock = manual
+    auth = await tenant_auth(h)
+    made = await endpoint(h, auth, receiver)
+    await add_user(h, auth)
+    await h.svc.webhooks.tick()
+    assert len((await attempts(h, auth, made["id"]))["items"]) == 1
+    clock.advance(29 * 86_400)
+    await h.svc.webhooks.tick()
+    assert len((await attempts(h, auth, made["id"]))["items"]) == 1
+    clock.advance(2 * 86_400)
+    await h.svc.webhooks.tick()
+    assert (await attempts(h, auth, made["id"]))["items"] == []

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
@@ -137,6 +137,35 @@ async def success(session: AsyncSession, tenant: str, endpoint_id: str) -> tuple
     )
     total, good = (await session.execute(stmt.execution_options(**{TENANT: tenant}))).one()
     return int(total), int(good)
+
+
+async def purge(db: Database, before: datetime) -> int:
+    """Delete attempts, and finished deliveries, older than `before`; how many rows went."""
+    async with db.transaction() as session:
+        opts = {ALL_TENANTS: True}
+        old = delete(WebhookAttempt).where(WebhookAttempt.created_at < before)
+        gone = await session.execute(old.execution_options(**opts))
+        done = delete(WebhookDelivery).where(
+            WebhookDelivery.status.in_(("delivered", "failed")),
+            WebhookDelivery.created_at < before,
+        )
+        also = await session.execute(done.execution_options(**opts))
+        return int(getattr(gone, "rowcount", 0)) + int(getattr(also, "rowcount", 0))
+
+
+async def failing_since(session: AsyncSession, tenant: str, endpoint_id: str) -> datetime | None:
+    """When the endpoint's current run of failed attempts began (None: its last one succeeded)."""
+    mine = (WebhookAttempt.tenant_id == tenant, WebhookAttempt.endpoint_id == endpoint_id)
+    opts = {TENANT: tenant}
+    good = select(func.max(WebhookAttempt.created_at)).where(*mine, WebhookAttempt.succeeded)
+    last_good = (await session.execute(good.execution_options(**opts))).scalar()
+    bad = select(func.min(WebhookAttempt.created_at)).where(
+        *mine, WebhookAttempt.succeeded.is_(False)
+    )
+    if last_good is not None:
+        bad = bad.where(WebhookAttempt.created_at > last_good)
+    found: datetime | None = (await session.execute(bad.execution_options(**opts))).scalar()
+    return found
 
 
 async def attempts_page(

@@ -33,6 +33,7 @@ from gatehouse.webhooks.sender import USER_AGENT, Outcome, post, shown_headers
 log = structlog.get_logger("gatehouse.webhooks")
 LEASE = timedelta(seconds=120)  # longer than any endpoint timeout (60 s at most)
 SYSTEM = "system:webhooks"
+PURGE_EVERY = timedelta(hours=1)
 Clock = Callable[[], datetime]
 
 
@@ -54,6 +55,7 @@ class WebhookWorker:
         self.wake = asyncio.Event()
         self.window: dict[str, tuple[int, int]] = {}  # endpoint -> (second, sends in it)
         self._client: httpx.AsyncClient | None = None
+        self.purged_at: datetime | None = None
 
     def written(self, tenant: str) -> None:
         """A write committed: its events may be waiting."""
@@ -79,6 +81,7 @@ class WebhookWorker:
         """Dispatch new events, then send everything due; how many were delivered."""
         while await self.dispatcher.run_once(self.clock()) == self.dispatcher.batch:
             pass
+        await self.purge_if_due()
         delivered = 0
         batch = self.settings.webhooks_batch
         while rows := await queue.claim(self.db, self.owner, self.clock(), LEASE, batch):
@@ -88,6 +91,15 @@ class WebhookWorker:
             if len(rows) < batch:
                 break
         return delivered
+
+    async def purge_if_due(self) -> int:
+        """Once an hour, drop what is older than the retention period."""
+        now = self.clock()
+        if self.purged_at is not None and now - self.purged_at < PURGE_EVERY:
+            return 0
+        self.purged_at = now
+        keep = timedelta(days=self.settings.webhooks_retention_days)
+        return await queue.purge(self.db, now - keep)
 
     async def _endpoints(self, ids: set[str]) -> dict[str, tuple[WebhookEndpoint, list[str]]]:
         """The endpoints of claimed deliveries with the secrets that sign for them now."""
@@ -215,6 +227,19 @@ class WebhookWorker:
             )
             if gone:
                 await self.disable(session, endpoint, "the endpoint answered 410 Gone")
+            elif not outcome.succeeded:
+                await self.give_up_if_failing(session, endpoint, now)
+
+    async def give_up_if_failing(
+        self, session: AsyncSession, endpoint: WebhookEndpoint, now: datetime
+    ) -> None:
+        """Disable an endpoint whose attempts have all failed for the configured time."""
+        await session.flush()
+        since = await queue.failing_since(session, endpoint.tenant_id, endpoint.id)
+        hours = self.settings.webhooks_disable_after_hours
+        if since is not None and now - since >= timedelta(hours=hours):
+            reason = f"every attempt since {since.isoformat()} failed ({hours:g} h)"
+            await self.disable(session, endpoint, reason)
 
     async def disable(self, session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
         """Turn an endpoint off, with its `endpoint.disabled` event and an audit entry."""
