@@ -9,6 +9,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -35,6 +36,17 @@ LEASE = timedelta(seconds=120)  # longer than any endpoint timeout (60 s at most
 SYSTEM = "system:webhooks"
 PURGE_EVERY = timedelta(hours=1)
 Clock = Callable[[], datetime]
+
+
+@dataclass
+class Step:
+    """One claimed delivery after its turn: the values to finish it with, and the attempt."""
+
+    row: WebhookDelivery
+    values: dict[str, object]
+    endpoint: WebhookEndpoint | None = None
+    outcome: Outcome | None = None
+    attempt: WebhookAttempt | None = None
 
 
 def utc_now() -> datetime:
@@ -86,8 +98,9 @@ class WebhookWorker:
         batch = self.settings.webhooks_batch
         while rows := await queue.claim(self.db, self.owner, self.clock(), LEASE, batch):
             endpoints = await self._endpoints({r.endpoint_id for r in rows})
-            outcomes = await asyncio.gather(*(self.deliver(r, endpoints) for r in rows))
-            delivered += sum(1 for o in outcomes if o is not None and o.succeeded)
+            steps = list(await asyncio.gather(*(self.deliver(r, endpoints) for r in rows)))
+            await self.settle(steps)
+            delivered += sum(1 for s in steps if s.outcome is not None and s.outcome.succeeded)
             if len(rows) < batch:
                 break
         return delivered
@@ -127,30 +140,17 @@ class WebhookWorker:
 
     async def deliver(
         self, row: WebhookDelivery, endpoints: dict[str, tuple[WebhookEndpoint, list[str]]]
-    ) -> Outcome | None:
-        """Send one claimed delivery and record the attempt; None when it was not sent."""
+    ) -> Step:
+        """Send one claimed delivery (unless it cannot or must wait); what to record."""
         now = self.clock()
         pair = endpoints.get(row.endpoint_id)
         if pair is None or not pair[0].enabled:
             reason = "endpoint deleted" if pair is None else "endpoint disabled"
-            async with self.db.transaction() as session:
-                await queue.finish(
-                    session, row, self.owner, status="failed", last_error=reason, finished_at=now
-                )
-            return None
+            return Step(row, {"status": "failed", "last_error": reason, "finished_at": now})
         endpoint, secrets = pair
         if self._over_rate(endpoint, now):  # not an attempt: put it back for the next second
             due = now.replace(microsecond=0) + timedelta(seconds=1)
-            async with self.db.transaction() as session:
-                await queue.finish(
-                    session,
-                    row,
-                    self.owner,
-                    status="pending",
-                    due_at=due,
-                    attempts=row.attempts - 1,
-                )
-            return None
+            return Step(row, {"status": "pending", "due_at": due, "attempts": row.attempts - 1})
         body = orjson.dumps(row.body)
         headers = {
             **endpoint.headers,
@@ -160,75 +160,71 @@ class WebhookWorker:
             **signing.headers(secrets, f"msg_{row.id}", int(time.time()), body),
         }
         limit = self.settings.webhooks_max_payload_bytes
-        if len(body) > limit:
+        oversized = len(body) > limit
+        if oversized:
             outcome = Outcome(None, "", 0.0, f"body of {len(body)} bytes is over {limit}")
         else:
             outcome = await post(
                 self.client, endpoint.url, body, headers, endpoint.timeout_seconds, now
             )
-        await self.record(row, endpoint, headers, outcome, oversized=len(body) > limit)
-        return outcome
+        values = self.next_state(row, endpoint, outcome, oversized)
+        attempt = WebhookAttempt(
+            tenant_id=row.tenant_id,
+            endpoint_id=row.endpoint_id,
+            delivery_id=row.id,
+            event_type=row.event_type,
+            attempt=row.attempts,
+            succeeded=outcome.succeeded,
+            request_headers=shown_headers(headers),
+            response_status=outcome.status,
+            response_body=outcome.body,
+            latency_ms=round(outcome.latency_ms, 3),
+            error=outcome.error,
+            created_at=self.clock(),
+        )
+        return Step(row, values, endpoint, outcome, attempt)
 
-    async def record(
-        self,
-        row: WebhookDelivery,
-        endpoint: WebhookEndpoint,
-        headers: dict[str, str],
-        outcome: Outcome,
-        *,
-        oversized: bool = False,
-    ) -> None:
-        """Store the attempt and what follows from it: done, retry later, or give up."""
+    def next_state(
+        self, row: WebhookDelivery, endpoint: WebhookEndpoint, outcome: Outcome, oversized: bool
+    ) -> dict[str, object]:
+        """What an attempt leaves the delivery as: delivered, due again later, or failed."""
         now = self.clock()
-        values: dict[str, object] = {
-            "last_status": outcome.status,
-            "last_error": outcome.error,
-        }
-        gone = outcome.status == 410
+        values: dict[str, object] = {"last_status": outcome.status, "last_error": outcome.error}
         if outcome.succeeded:
             values.update(status="delivered", finished_at=now, last_error=None)
-        else:
-            wait = None
-            if not (gone or oversized):
-                wait = queue.next_wait(
-                    endpoint.retry_policy,
-                    row.attempts,
-                    endpoint.max_retries,
-                    self.settings.webhooks_retry_schedule,
-                    self.settings.webhooks_linear_seconds,
-                    self.rng,
-                )
-            if wait is not None and outcome.retry_after is not None:
-                wait = max(
-                    wait, min(outcome.retry_after, self.settings.webhooks_retry_after_max_seconds)
-                )
-            if wait is None:
-                values.update(status="failed", finished_at=now)
-            else:
-                values.update(status="pending", due_at=now + timedelta(seconds=wait))
-        async with self.db.transaction() as session:
-            if not await queue.finish(session, row, self.owner, **values):
-                return  # our lease ran out and another worker took the delivery
-            session.add(
-                WebhookAttempt(
-                    tenant_id=row.tenant_id,
-                    endpoint_id=row.endpoint_id,
-                    delivery_id=row.id,
-                    event_type=row.event_type,
-                    attempt=row.attempts,
-                    succeeded=outcome.succeeded,
-                    request_headers=shown_headers(headers),
-                    response_status=outcome.status,
-                    response_body=outcome.body,
-                    latency_ms=round(outcome.latency_ms, 3),
-                    error=outcome.error,
-                    created_at=now,
-                )
+            return values
+        wait = None
+        if not (outcome.status == 410 or oversized):
+            wait = queue.next_wait(
+                endpoint.retry_policy,
+                row.attempts,
+                endpoint.max_retries,
+                self.settings.webhooks_retry_schedule,
+                self.settings.webhooks_linear_seconds,
+                self.rng,
             )
-            if gone:
-                await self.disable(session, endpoint, "the endpoint answered 410 Gone")
-            elif not outcome.succeeded:
-                await self.give_up_if_failing(session, endpoint, now)
+        if wait is not None and outcome.retry_after is not None:
+            asked = min(outcome.retry_after, self.settings.webhooks_retry_after_max_seconds)
+            wait = max(wait, asked)
+        if wait is None:
+            values.update(status="failed", finished_at=now)
+        else:
+            values.update(status="pending", due_at=now + timedelta(seconds=wait))
+        return values
+
+    async def settle(self, steps: list[Step]) -> None:
+        """Record a batch of attempts and their consequences in one transaction."""
+        async with self.db.transaction() as session:
+            for step in steps:
+                if not await queue.finish(session, step.row, self.owner, **step.values):
+                    continue  # our lease ran out and another worker took the delivery
+                if step.attempt is None or step.endpoint is None or step.outcome is None:
+                    continue
+                session.add(step.attempt)
+                if step.outcome.status == 410:
+                    await self.disable(session, step.endpoint, "the endpoint answered 410 Gone")
+                elif not step.outcome.succeeded:
+                    await self.give_up_if_failing(session, step.endpoint, self.clock())
 
     async def give_up_if_failing(
         self, session: AsyncSession, endpoint: WebhookEndpoint, now: datetime
@@ -280,8 +276,9 @@ class WebhookWorker:
             session.add(row)
             await session.flush()
             session.expunge(row)
-        endpoints = await self._endpoints({endpoint_id})
-        return row, await self.deliver(row, endpoints)
+        step = await self.deliver(row, await self._endpoints({endpoint_id}))
+        await self.settle([step])
+        return row, step.outcome
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until stopped; woken early by this process's writes."""
