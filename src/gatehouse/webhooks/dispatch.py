@@ -26,9 +26,9 @@ from gatehouse.webhooks import catalog
 from gatehouse.webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 CURSOR = "outbox"
-OLDEST_OTHER_TRANSACTION = text(
-    "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+OPEN_TRANSACTIONS = text(
+    "SELECT clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL)"
 )
 
 
@@ -64,7 +64,7 @@ class Dispatcher:
                 .execution_options(**{ALL_TENANTS: True})
             )
             events = (await session.execute(stmt)).scalars().all()
-            taken = await self._contiguous(session, cursor.position, events, now)
+            taken = await self._contiguous(session, cursor.position, events)
             if not taken:
                 return 0
             await self._deliveries(session, taken, now)
@@ -95,29 +95,27 @@ class Dispatcher:
         return (await session.execute(stmt)).scalar_one()
 
     async def _contiguous(
-        self, session: AsyncSession, position: int, events: Sequence[Event], now: datetime
+        self, session: AsyncSession, position: int, events: Sequence[Event]
     ) -> list[Event]:
         taken: list[Event] = []
         for event in events:
             expected = (taken[-1].id if taken else position) + 1
-            if event.id != expected and not await self._gap_closed(session, event, now):
+            if event.id != expected and not await self._gap_closed(session, event):
                 break
             self.gap_seen.pop(event.id, None)
             taken.append(event)
         return taken
 
-    async def _gap_closed(self, session: AsyncSession, after: Event, now: datetime) -> bool:
-        """Whether the ids missing before `after` can no longer commit."""
+    async def _gap_closed(self, session: AsyncSession, after: Event) -> bool:
+        """Whether the ids missing before `after` can no longer commit (times: the database's)."""
         if self.db.is_sqlite:
             return True
-        if after.id not in self.gap_seen:  # wait one round: what is open now may hold it
+        now, oldest = (await session.execute(OPEN_TRANSACTIONS)).one()
+        seen = self.gap_seen.get(after.id)
+        if seen is None:  # first sight: whatever is open now may hold the missing ids
             self.gap_seen[after.id] = now
             return False
-        seen = self.gap_seen[after.id]
-        if now - seen >= self.gap:
-            return True
-        oldest = (await session.execute(OLDEST_OTHER_TRANSACTION)).scalar()
-        return oldest is None or oldest > seen
+        return now - seen >= self.gap or oldest is None or oldest > seen
 
     async def _deliveries(
         self, session: AsyncSession, events: Sequence[Event], now: datetime
