@@ -28,5 +28,5 @@ async def test_a_late_commit_below_the_cursor_is_delivered(
     clock.advance(1)
     await worker.tick()
     types = [m["type"] for m in receiver.verified]
-    assert types[0] == "identity.updated" and "identity.created" in types
+    assert {"identity.updated", "identity.created"} <= set(types)
     assert receiver.rejected == 0
