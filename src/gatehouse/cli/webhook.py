@@ -71,7 +71,7 @@ def test(tenant: Tenant, endpoint_id: Annotated[str, typer.Argument()]) -> None:
                 ring = await load_keyring(session, cfg)
             worker = WebhookWorker(db, cfg, lambda: ring)
             try:
-                _, outcome = await worker.send_test(tenant, endpoint_id)
+                _, outcome = await worker.send_test(cli_actor(tenant), endpoint_id)
             finally:
                 await worker.close()
         if outcome is None:

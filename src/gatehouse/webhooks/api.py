@@ -144,10 +144,10 @@ def build_router(svc: Services) -> APIRouter:
             attempts=total,
         )
 
-    @router.post("/{endpoint_id}/test", responses=problems(404))
+    @router.post("/{endpoint_id}/test", responses=problems(404, 409))
     async def test(endpoint_id: EndpointId, request: Request, who: Writer) -> TestResult:
         """Send a `webhook.test` message now and report how the endpoint answered."""
-        row, outcome = await svc.webhooks.send_test(who.tenant_id, endpoint_id)
+        row, outcome = await svc.webhooks.send_test(svc.actor(request, who), endpoint_id)
         if outcome is None:
             raise Problem(409, "The endpoint is disabled; enable it to test it.")
         return TestResult(
@@ -158,7 +158,7 @@ def build_router(svc: Services) -> APIRouter:
             delivery_id=row.id,
         )
 
-    @router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", responses=problems(404))
+    @router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", responses=problems(404, 409))
     async def resend(
         endpoint_id: EndpointId, delivery_id: DeliveryId, request: Request, who: Writer
     ) -> DeliveryOut:

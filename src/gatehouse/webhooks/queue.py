@@ -122,7 +122,7 @@ async def resend(
     if row is None:
         raise Problem(404, f"No delivery {delivery_id!r} to this endpoint.")
     if row.status not in ("delivered", "failed"):
-        raise Problem(409, f"The delivery is {row.status}; it is sent already.")
+        raise Problem(409, f"The delivery is {row.status}: it is queued already.")
     row.status, row.due_at, row.attempts, row.finished_at = "pending", now, 0, None
     await session.flush()
     after = {"endpoint_id": endpoint_id, "event_type": row.event_type}

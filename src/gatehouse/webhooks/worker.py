@@ -255,13 +255,15 @@ class WebhookWorker:
         log.warning("webhook endpoint disabled", tenant=tenant, endpoint=row.id, reason=reason)
 
     async def send_test(
-        self, tenant: str, endpoint_id: str
+        self, actor: Actor, endpoint_id: str
     ) -> tuple[WebhookDelivery, Outcome | None]:
         """Send a `webhook.test` message now, outside the queue, and say how it went."""
         now = self.clock()
+        tenant = actor.tenant_id
         data = {"message": "A test message from Gatehouse."}
         async with self.db.transaction() as session:
             await service.find(session, tenant, endpoint_id)
+            await audit.record(session, actor, "webhook.test", "webhook_endpoint", endpoint_id)
             row = WebhookDelivery(
                 tenant_id=tenant,
                 endpoint_id=endpoint_id,
