@@ -321,3 +321,24 @@ async def test_old_deliveries_are_purged(manual: tuple[Harness, Clock], receiver
     clock.advance(2 * 86_400)
     await h.svc.webhooks.tick()
     assert (await attempts(h, auth, made["id"]))["items"] == []
+
+
+@BOTH
+async def test_ordered_endpoint_gets_one_message_at_a_time(
+    manual: tuple[Harness, Clock], receiver: Receiver
+) -> None:
+    """An ordered endpoint receives later messages only after earlier ones are done."""
+    h, clock = manual
+    auth = await tenant_auth(h)
+    made = await endpoint(h, auth, receiver, ordered=True, event_types=["identity.created"])
+    assert made["ordered"] is True
+    receiver.replies = [answer(500)]
+    for name in ("first", "second", "third"):
+        await add_user(h, auth, name)
+    await h.svc.webhooks.tick()
+    assert len(receiver.headers) == 1  # the first failed; the others wait behind it
+    clock.advance(7)
+    for _ in range(3):
+        await h.svc.webhooks.tick()
+    names = [m["data"]["after"]["user_name"] for m in receiver.verified]
+    assert names == ["first", "first", "second", "third"]

@@ -49,6 +49,7 @@ def out(row: WebhookEndpoint) -> EndpointOut:
         max_retries=row.max_retries,
         headers=mask(row.headers),
         rate_limit=row.rate_limit,
+        ordered=row.ordered,
         previous_secret_until=row.previous_secret_until,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -135,6 +135,7 @@ class Dispatcher:
                 endpoint_id=endpoint.id,
                 event_id=event.id,
                 event_type=event.type,
+                ordered=endpoint.ordered,
                 body=message(event),
                 due_at=now,
             )

@@ -27,6 +27,7 @@ class WebhookEndpoint(IdMixin, TenantOwned, Base):
     max_retries: Mapped[int] = mapped_column(Integer, default=7)
     headers: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)
     rate_limit: Mapped[int | None] = mapped_column(Integer, default=None)  # per second
+    ordered: Mapped[bool] = mapped_column(Boolean, default=False)  # one message at a time
     secret_sealed: Mapped[str] = mapped_column(Text)
     previous_secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     previous_secret_until: Mapped[datetime | None] = mapped_column(default=None)
@@ -48,6 +49,7 @@ class WebhookDelivery(IdMixin, TenantOwned, Base):
     endpoint_id: Mapped[str] = mapped_column(String(36))
     event_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     event_type: Mapped[str] = mapped_column(String(64))
+    ordered: Mapped[bool] = mapped_column(Boolean, default=False)  # waits for earlier ones
     body: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     # pending (waiting or being retried), sending (claimed under a lease), delivered, failed
     status: Mapped[str] = mapped_column(String(16), default="pending")

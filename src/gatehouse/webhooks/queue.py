@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
@@ -21,13 +22,25 @@ JITTER = 0.2
 
 
 def _claimable(now: datetime, limit: int) -> Select[WebhookDelivery]:
+    earlier = aliased(WebhookDelivery)
+    waiting = (
+        select(earlier.id)
+        .where(
+            earlier.tenant_id == WebhookDelivery.tenant_id,
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.event_id < WebhookDelivery.event_id,
+            earlier.status.in_(("pending", "sending")),
+        )
+        .exists()
+    )
     return (
         select(WebhookDelivery)
         .where(
             or_(
                 and_(WebhookDelivery.status == "pending", WebhookDelivery.due_at <= now),
                 and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_expires_at < now),
-            )
+            ),
+            or_(WebhookDelivery.ordered.is_(False), ~waiting),
         )
         .order_by(WebhookDelivery.due_at, WebhookDelivery.id)
         .limit(limit)

@@ -41,6 +41,9 @@ class EndpointFields(BaseModel):
         None, max_length=20, description="Sent with every delivery; `webhook-*` are reserved."
     )
     rate_limit: int | None = Field(None, ge=1, le=10000, description="Deliveries per second.")
+    ordered: bool | None = Field(
+        None, description="Send one message at a time, in outbox order (each waits for the last)."
+    )
 
 
 class EndpointIn(EndpointFields):
@@ -69,6 +72,7 @@ class EndpointOut(BaseModel):
     max_retries: int
     headers: dict[str, str]
     rate_limit: int | None
+    ordered: bool
     previous_secret_until: datetime | None
     created_at: datetime
     updated_at: datetime
