@@ -65,6 +65,8 @@ def receiver_app(secret: str) -> Any:
         chunks = []
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # the sender died mid-request
+                return
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
