@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gatehouse.kit.pagination import Page
 
 RetryPolicy = Literal["exponential", "linear", "no_retry"]
-HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
 
 
 class EventTypeOut(BaseModel):
