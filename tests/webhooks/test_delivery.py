@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
 from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.events.models import Event
-from gatehouse.webhooks.models import WebhookDelivery
+from gatehouse.webhooks.models import WebhookDelivery, WebhookEndpoint
 from gatehouse.webhooks.worker import WebhookWorker
 from tests.conftest import BOTH, Harness
 from tests.opal.conftest import eventually
@@ -305,6 +305,20 @@ async def test_endpoint_failing_for_days_is_disabled(
     async with h.svc.db.transaction(write=False) as s:
         types = await s.execute(select(Event.type).execution_options(**{ALL_TENANTS: True}))
         assert "endpoint.disabled" in types.scalars().all()
+    # Turned back on, it gets a fresh five days: one more failure does not disable it.
+    r = await h.client.patch(f"{BASE}/{made['id']}", json={"enabled": True}, headers=auth)
+    assert r.status_code == 200, r.text
+    async with h.svc.db.transaction() as s:  # as if the PATCH came at the test clock's time
+        await s.execute(
+            update(WebhookEndpoint)
+            .values(updated_at=clock.now)
+            .execution_options(**{ALL_TENANTS: True})
+        )
+    await add_user(h, auth, "again")
+    await h.svc.webhooks.tick()
+    shown = (await h.client.get(f"{BASE}/{made['id']}", headers=auth)).json()
+    assert shown["enabled"] is True and shown["disabled_reason"] is None
+    assert receiver.headers[-1]["webhook-id"] != receiver.headers[0]["webhook-id"]
 
 
 async def test_old_deliveries_are_purged(manual: tuple[Harness, Clock], receiver: Receiver) -> None:

@@ -233,6 +233,8 @@ class WebhookWorker:
         await session.flush()
         since = await queue.failing_since(session, endpoint.tenant_id, endpoint.id)
         hours = self.settings.webhooks_disable_after_hours
+        if since is not None:  # a change to the endpoint (re-enabling it) starts a new count
+            since = max(since, endpoint.updated_at)
         if since is not None and now - since >= timedelta(hours=hours):
             reason = f"every attempt since {since.isoformat()} failed ({hours:g} h)"
             await self.disable(session, endpoint, reason)
