@@ -23,6 +23,9 @@ from gatehouse.db import migrate
 from gatehouse.db.engine import Database
 from gatehouse.decisions import api as decisions_api
 from gatehouse.decisions import opa
+from gatehouse.decisions.authzen import api as authzen_api
+from gatehouse.decisions.authzen import errors as authzen_errors
+from gatehouse.decisions.monitor import api as monitor_api
 from gatehouse.decisions.routing import api as routing_api
 from gatehouse.distribution import api as distribution_api
 from gatehouse.fleet import api as fleet_api
@@ -57,8 +60,9 @@ DESCRIPTION = """
 Gatehouse gathers the facts authorization policies need, keeps them fresh, secured and
 audited, and serves them to policy engines.
 
-Every route except `/health`, `/ready` and these docs needs an API token:
-`Authorization: Bearer gth_...`. Errors are `application/problem+json` (RFC 9457).
+Every route except `/health`, `/ready`, `/.well-known/authzen-configuration` and these docs
+needs an API token: `Authorization: Bearer gth_...`. Errors are `application/problem+json`
+(RFC 9457), except on routes that speak another standard (SCIM, OPA, AuthZEN).
 Responses to authenticated requests carry `RateLimit-Policy` and `RateLimit` headers.
 """
 
@@ -124,6 +128,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             if settings.webhooks_worker
             else None
         )
+        alerts = asyncio.create_task(svc.alerts.run(stop_distribution))
         try:
             yield
         finally:
@@ -139,6 +144,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             if webhooks is not None:
                 await webhooks
             await svc.webhooks.close()
+            await alerts
+            await svc.decision_cache.close()
             await svc.engines.stop()
             await svc.decision_log.stop()
             if worker is not None:
@@ -156,6 +163,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     app.state.services = svc
     dialects = {SCIM_PREFIX: scim_errors.render}
     dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
+    dialects.update({prefix: authzen_errors.render for prefix in authzen_api.PREFIXES})
     install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
@@ -164,6 +172,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     routers = (
         health_api,
         decisions_api,
+        authzen_api,
         tokens_api,
         scim_api,
         identity_api,
@@ -179,6 +188,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         opal_api,
         routing_api,
         webhooks_api,
+        monitor_api,
     )
     built = [module.build_router(svc) for module in routers]
     for router in built:

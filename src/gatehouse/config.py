@@ -228,8 +228,21 @@ class Settings(BaseSettings):
     decisions_max_input_nodes: int = Field(
         100_000, ge=10, le=10_000_000, description="Most values (of any kind) in an input."
     )
+    authzen_max_evaluations: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Most evaluations in one `/access/v1/evaluations` or `/v1/authorize/batch`.",
+    )
     decisions_rebuild_debounce_seconds: float = Field(
         0.05, ge=0, le=10, description="Changes within this time rebuild the engines once."
+    )
+    decisions_rebuild_spacing: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="After an engine rebuild of t seconds (which holds the event loop), the next "
+        "waits until t times this has passed, so a stream of changes cannot keep the server busy.",
     )
     decision_log_queue: int = Field(
         100_000,
@@ -242,6 +255,26 @@ class Settings(BaseSettings):
         gt=0,
         le=300,
         description="How often remote OPA routing looks for configurations changed elsewhere.",
+    )
+    decision_cache_backend: Literal["memory", "redis"] = Field(
+        "memory",
+        description="Where cached decisions live: this process (LRU + TTL) or Redis "
+        "(`GATEHOUSE_REDIS_URL`, shared by every process).",
+    )
+    decision_cache_enabled: bool = Field(
+        True, description="Cache embedded decisions unless a tenant turns it off."
+    )
+    decision_cache_ttl_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="Default seconds a cached decision is reused."
+    )
+    decision_cache_max_entries: int = Field(
+        10_000, ge=1, le=1_000_000, description="Default most cached decisions per tenant."
+    )
+    alerts_interval_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often alert thresholds are evaluated."
+    )
+    alerts_window_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="The sliding window alert thresholds look at."
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,9 +19,15 @@ from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
 from gatehouse.config import Settings, Tier
 from gatehouse.db.engine import Database
+from gatehouse.decisions.cache.options import TenantOptions
+from gatehouse.decisions.cache.service import DecisionCache
+from gatehouse.decisions.cache.store import CacheStore, MemoryStore, RedisStore
 from gatehouse.decisions.embedded.engines import EmbeddedEngines
 from gatehouse.decisions.enrich import Subjects
 from gatehouse.decisions.log import DecisionLog
+from gatehouse.decisions.monitor.alerts import Alerts
+from gatehouse.decisions.monitor.collector import DecisionCollector
+from gatehouse.decisions.monitor.stats import DecisionStats
 from gatehouse.decisions.policies import StoredPolicies
 from gatehouse.decisions.routing.router import DecisionRouter
 from gatehouse.decisions.types import DecisionEngine
@@ -66,6 +73,11 @@ class Services:
     decision_log: DecisionLog = field(init=False)
     # Per-tenant remote OPA routing, with the embedded engines as `local`.
     decision_router: DecisionRouter = field(init=False)
+    # The decision cache, tenants' cache settings and thresholds, counts and alerts.
+    decision_cache: DecisionCache = field(init=False)
+    decision_options: TenantOptions = field(init=False)
+    decision_stats: DecisionStats = field(default_factory=DecisionStats)
+    alerts: Alerts = field(init=False)
     # Which bundle revision each tenant's OPAs should run (set by the distribution package).
     served_revisions: RevisionSource = field(default_factory=NoRevisions)
     # Set to wake the in-process sync worker (a run was just queued).
@@ -101,6 +113,7 @@ class Services:
             threads=settings.decisions_threads,
             time_limit_ms=settings.decisions_time_limit_ms,
             debounce_seconds=settings.decisions_rebuild_debounce_seconds,
+            rebuild_spacing=settings.decisions_rebuild_spacing,
         )
         self.subjects = Subjects(self.db, self.distribution)
         redactors = Redactors(self.db, settings.decision_log_mask_from)
@@ -118,6 +131,19 @@ class Services:
             poll_seconds=self.settings.decision_config_poll_seconds,
         )
         self.decisions = self.decision_router
+        store: CacheStore = MemoryStore(time.monotonic)
+        if settings.decision_cache_backend == "redis" and settings.redis_url:
+            store = RedisStore(settings.redis_url)
+        self.decision_cache = DecisionCache(store, self.decision_router, self.engines)
+        self.decision_options = TenantOptions(self.db, settings)
+        self.alerts = Alerts(
+            self.db,
+            self.decision_stats,
+            self.decision_options,
+            window=settings.alerts_window_seconds,
+            interval=settings.alerts_interval_seconds,
+        )
+        self.metrics.registry.register(DecisionCollector(self.decision_stats, self.alerts.state))
 
     def wake_worker(self) -> None:
         """Tell the in-process worker there is work now (a no-op when it runs elsewhere)."""

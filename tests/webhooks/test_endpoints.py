@@ -21,6 +21,7 @@ async def test_event_types_list_schemas(harness: Harness) -> None:
     assert types["membership.added"]["schema"]["required"][0] == "group_id"
     assert types["bundle.published"]["future"] is True
     assert types["endpoint.disabled"]["future"] is False
+    assert types["alert.raised"]["future"] is False
 
 
 @BOTH

@@ -291,18 +291,21 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.get(SETTINGS, summary="Read the decision settings", responses=problems())
     async def settings_get(who: PolicyReader) -> DecisionSettings:
-        """Whether `/v1/data` enriches `input.subject` with the store's record (default on)."""
-        return DecisionSettings(enrich=await svc.subjects.enabled(who.tenant_id))
+        """Whether decisions enrich `input.subject` with the store's record (default on), and
+        the rule AuthZEN and `/v1/authorize` evaluate."""
+        tenant = who.tenant_id
+        enrich = await svc.subjects.enabled(tenant)
+        return DecisionSettings(enrich=enrich, entrypoint=await svc.subjects.entrypoint(tenant))
 
     @router.put(SETTINGS, summary="Change the decision settings", responses=problems(422))
     async def settings_put(
         request: Request, who: PolicyWriter, body: DecisionSettings
     ) -> DecisionSettings:
-        """Turn subject enrichment on or off for the tenant."""
+        """Replace the tenant's settings: subject enrichment on or off, and the entrypoint rule."""
         unit = svc.write(request, who, "decision_settings.put", "decision_settings", "")
         async with unit as (session, actor):
-            await localdata.set_enrich(session, actor, body.enrich)
-        svc.subjects.settings.pop(who.tenant_id, None)
+            await localdata.set_settings(session, actor, body)
+        svc.subjects.forget(who.tenant_id)
         return body
 
     return router

@@ -6,6 +6,7 @@ attributes whose sensitivity lets them leave Gatehouse. Nothing is recomputed he
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -15,6 +16,8 @@ from sqlalchemy import or_, select
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.decisions.localdata import row
+from gatehouse.decisions.schemas import DEFAULT_ENTRYPOINT
+from gatehouse.distribution.document import Snapshot
 from gatehouse.distribution.fragments import user_key
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.service import settings_of
@@ -30,6 +33,7 @@ class Subjects:
     def __init__(self, db: Database, distribution: Distribution) -> None:
         self.db, self.distribution = db, distribution
         self.settings: TTLCache[str, bool] = TTLCache(maxsize=4096, ttl=SETTING_TTL)
+        self.entrypoints: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=SETTING_TTL)
         # (tenant, ref) → document key or None: unknown subjects must not cost a query each.
         self.keys: TTLCache[tuple[str, str], str | None] = TTLCache(
             maxsize=100_000, ttl=SETTING_TTL
@@ -41,6 +45,19 @@ class Subjects:
             return None
         await self.distribution.current(tenant)
         snap = await self.distribution.snapshot(tenant)
+        return await self._record(tenant, snap, subject_ref)
+
+    async def records(self, tenant: str, refs: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """The records of several subjects from one snapshot, each found as `enrich` finds it."""
+        await self.distribution.current(tenant)
+        snap = await self.distribution.snapshot(tenant)
+        found: dict[str, dict[str, Any] | None] = {}
+        for ref in refs:
+            usable = ref and len(ref) <= MAX_REF
+            found[ref] = await self._record(tenant, snap, ref) if usable else None
+        return found
+
+    async def _record(self, tenant: str, snap: Snapshot, subject_ref: str) -> dict[str, Any] | None:
         entry = snap.entries.get(("users", subject_ref))
         if entry is None or entry.removed:
             key = await self._key_of(tenant, subject_ref)
@@ -79,6 +96,21 @@ class Subjects:
                 found = await row(session, tenant)
             on = self.settings[tenant] = found is None or found.enrich is not False
         return on
+
+    async def entrypoint(self, tenant: str) -> str:
+        """The rule the tenant's AuthZEN and `/v1/authorize` requests evaluate."""
+        rule = self.entrypoints.get(tenant)
+        if rule is None:
+            async with self.db.transaction(write=False) as session:
+                found = await row(session, tenant)
+            rule = (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
+            self.entrypoints[tenant] = rule
+        return rule
+
+    def forget(self, tenant: str) -> None:
+        """Drop the tenant's cached settings (after a change in this process)."""
+        self.settings.pop(tenant, None)
+        self.entrypoints.pop(tenant, None)
 
     async def apply(self, tenant: str, input: Any) -> Any:
         """`input` with `subject` replaced by the store's record merged in (store fields win).

@@ -15,6 +15,7 @@ from gatehouse.db.upsert import insert_ignore
 from gatehouse.decisions import opa
 from gatehouse.decisions.models import LocalData
 from gatehouse.decisions.patch import apply_patch
+from gatehouse.decisions.schemas import DEFAULT_ENTRYPOINT, DecisionSettings
 from gatehouse.distribution.service import settings_of
 from gatehouse.events.service import emit
 
@@ -125,13 +126,16 @@ async def delete(session: AsyncSession, actor: Actor, parts: list[str]) -> None:
     await _change(session, actor, parts, "decision_data.delete", None)
 
 
-async def set_enrich(session: AsyncSession, actor: Actor, enrich: bool) -> None:
-    """Turn subject enrichment on or off for the tenant (audited)."""
+async def set_settings(session: AsyncSession, actor: Actor, settings: DecisionSettings) -> None:
+    """Set the tenant's decision settings: enrichment and the entrypoint rule (audited)."""
     found = await row(session, actor.tenant_id, lock=True)
     assert found is not None
-    before = {"enrich": found.enrich is not False}
-    found.enrich = enrich
-    after = {"enrich": enrich}
+    before = {
+        "enrich": found.enrich is not False,
+        "entrypoint": found.entrypoint or DEFAULT_ENTRYPOINT,
+    }
+    found.enrich, found.entrypoint = settings.enrich, settings.entrypoint
+    after = settings.model_dump()
     await audit.record(
         session, actor, "decision_settings.put", "decision_settings", "", before=before, after=after
     )

@@ -46,6 +46,9 @@ class Made:
     metrics: dict[str, int] | None
     requested_by: str | None
     revision: str
+    # The API that asked, when not OPA's Data API (e.g. `/access/v1/evaluations`).
+    api: str | None = None
+    cache_hit: bool = False
 
 
 class DecisionLog:
@@ -136,7 +139,7 @@ class DecisionLog:
             "defined": made.defined,
             "result": result,
             "latency_ms": made.latency_ms,
-            "cache_hit": False,
+            "cache_hit": made.cache_hit,
             "labels": {"id": INSTANCE, "app": "gatehouse"},
             "bundles": {"gatehouse": {"revision": made.revision}},
             "metrics": made.metrics,
@@ -144,5 +147,5 @@ class DecisionLog:
             "masked": report.masked,
             "requested_by": made.requested_by,
             "error": None,
-            "extra": None,
+            "extra": {"api": made.api} if made.api else None,
         }

@@ -55,5 +55,11 @@ class LocalData(TenantOwned, Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     # Whether `/v1/data` adds the store's record of `input.subject` (None: the default, on).
     enrich: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # The rule AuthZEN and `/v1/authorize` evaluate (None: the default, `authz/allow`).
+    entrypoint: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The decision cache's settings (`CacheSettings`; None: the configured defaults).
+    cache: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, nullable=True)
+    # Alert thresholds (`AlertThresholds`; None: no alerts).
+    alerts: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

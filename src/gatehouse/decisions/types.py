@@ -31,6 +31,8 @@ class Decision:
     data_revision: str = ""
     # Nanoseconds the engine spent evaluating (OPA's timer_rego_query_eval_ns), when measured.
     eval_ns: int | None = None
+    # Answered from the decision cache (`engine` is the one that first produced the answer).
+    cached: bool = False
 
 
 class DecisionEngine(Protocol):

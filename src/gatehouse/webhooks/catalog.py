@@ -19,6 +19,16 @@ RECORD = {
         "after": {"type": "object", "description": "The record after the change."},
     },
 }
+ALERT = {
+    "type": "object",
+    "required": ["alert", "threshold", "value", "window_seconds"],
+    "properties": {
+        "alert": {"enum": ["failure_rate", "response_time", "cache_hit_rate", "policy_violations"]},
+        "threshold": {"type": "number"},
+        "value": {"type": ["number", "null"]},
+        "window_seconds": {"type": "number"},
+    },
+}
 REMOVED = {**RECORD, "description": "`after` is absent: the record is gone."}
 MEMBER = {
     "type": "object",
@@ -85,8 +95,8 @@ CATALOG: tuple[EventType, ...] = (
     EventType("sync.failed", "A sync run failed.", OPEN, future=True),
     EventType("bundle.published", "A new bundle revision was built.", OPEN, future=True),
     EventType("opal.published", "An update was published to OPAL.", OPEN, future=True),
-    EventType("alert.raised", "An alert was raised.", OPEN, future=True),
-    EventType("alert.cleared", "An alert was cleared.", OPEN, future=True),
+    EventType("alert.raised", "A tenant's decisions crossed an alert threshold.", ALERT),
+    EventType("alert.cleared", "A tenant's decisions came back under an alert threshold.", ALERT),
     EventType("token.created", "An API token was created.", OPEN, future=True),
     EventType("token.revoked", "An API token was revoked.", OPEN, future=True),
 )

@@ -30,6 +30,7 @@ def reference(path: str) -> tuple[str | None, str]:
 
 
 WATCH_SECONDS = 30.0
+LABEL_TRIES = 3
 
 
 @dataclass
@@ -42,6 +43,15 @@ class Tenant:
     watcher: asyncio.Task[None] | None = None
     rebuilds: int = 0
     rebuild_seconds: float = 0.0
+    # When the last rebuild ended (the event loop's clock).
+    rebuilt_at: float = 0.0
+
+
+def pause(debounce: float, spacing: float, last_seconds: float, since_last: float) -> float:
+    """How long to wait before a rebuild: the debounce, or longer while the last rebuild (which
+    held the event loop: regorus keeps the GIL) was recent, so that back-to-back changes leave
+    the loop free at least `spacing` times as long as rebuilds take."""
+    return max(debounce, spacing * last_seconds - since_last)
 
 
 class EmbeddedEngines:
@@ -55,6 +65,7 @@ class EmbeddedEngines:
         threads: int = 0,
         time_limit_ms: int = 1000,
         debounce_seconds: float = 0.05,
+        rebuild_spacing: float = 1.0,
     ) -> None:
         self.db, self.distribution = db, distribution
         # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway).
@@ -63,6 +74,7 @@ class EmbeddedEngines:
         self.workers = [Worker(f"gatehouse-rego-{n}", inline=self.inline) for n in range(count)]
         self.limit_ns = time_limit_ms * 1_000_000
         self.debounce = debounce_seconds
+        self.spacing = rebuild_spacing
         self.tenants: dict[str, Tenant] = {}
         self.loading: dict[str, asyncio.Lock] = {}
         self.generation = 0
@@ -120,18 +132,23 @@ class EmbeddedEngines:
         lock = self.loading.setdefault(tenant_id, asyncio.Lock())
         async with lock:
             started = time.perf_counter()
-            current = await self.distribution.current(tenant_id)
-            snap = await self.distribution.snapshot(tenant_id)
-            async with self.db.transaction(write=False) as session:
-                found = await policies.modules(session, tenant_id)
-                local, local_version = await localdata.document(session, tenant_id)
-            held = self.tenants.get(tenant_id)
-            data_key = f"{snap.content_hash}"
-            reloaded = held is None or held.sources.data_key != data_key
-            if held is not None and not reloaded:
-                data_json = held.sources.data_json
-            else:
-                data_json = await asyncio.to_thread(snap.data_json)
+            for _ in range(LABEL_TRIES):
+                current = await self.distribution.current(tenant_id)
+                snap = await self.distribution.snapshot(tenant_id)
+                # Label the generation with the document it loads (the cache keys on it).
+                revision, etag = snap.revision, snap.etag.strip('"')
+                async with self.db.transaction(write=False) as session:
+                    found = await policies.modules(session, tenant_id)
+                    local, local_version = await localdata.document(session, tenant_id)
+                held = self.tenants.get(tenant_id)
+                data_key = f"{snap.content_hash}"
+                reloaded = held is None or held.sources.data_key != data_key
+                if held is not None and not reloaded:
+                    data_json = held.sources.data_json
+                else:
+                    data_json = await asyncio.to_thread(snap.data_json)
+                if snap.revision == revision:
+                    break  # else the snapshot moved while it was read: read again
             self.generation += 1
             src = Sources(
                 tenant=tenant_id,
@@ -140,8 +157,8 @@ class EmbeddedEngines:
                 data_key=data_key,
                 local=local,
                 modules=tuple(sorted(found.items())),
-                policy_revision=f"{current.revision}-{local_version}",
-                data_revision=current.etag.strip('"'),
+                policy_revision=f"{revision}-{local_version}",
+                data_revision=etag,
             )
             if not await self._warm(src) and held is not None:
                 held.seen = current  # keep serving the working generation
@@ -153,6 +170,7 @@ class EmbeddedEngines:
             held.sources, held.seen = src, current
             held.rebuilds += 1
             held.rebuild_seconds = time.perf_counter() - started
+            held.rebuilt_at = asyncio.get_running_loop().time()
             log.info(
                 "embedded engine rebuilt",
                 tenant=tenant_id,
@@ -180,7 +198,8 @@ class EmbeddedEngines:
                 now = await self.distribution.wait_change(tenant_id, held.seen, WATCH_SECONDS)
                 if now == held.seen:
                     continue
-                await asyncio.sleep(self.debounce)
+                since = asyncio.get_running_loop().time() - held.rebuilt_at
+                await asyncio.sleep(pause(self.debounce, self.spacing, held.rebuild_seconds, since))
                 await self.reload(tenant_id)
             except asyncio.CancelledError:
                 raise

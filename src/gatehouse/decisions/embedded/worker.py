@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
 import regorus
 
 from gatehouse.decisions.embedded.compiler import clean
@@ -90,7 +91,8 @@ class Worker:
             base = held.base
         engine: regorus.Engine = base.clone()  # type: ignore[attr-defined]  # missing in .pyi
         if src.local:
-            engine.add_data(src.local)
+            # As JSON: regorus's Python conversion turns booleans into numbers (True → 1.0).
+            engine.add_data_json(orjson.dumps(src.local).decode())
         for path, raw in src.modules:
             engine.add_policy(path, raw)
         self.held[src.tenant] = Held(src.number, src.data_key, base, engine)
@@ -119,7 +121,8 @@ class Worker:
             if engine is None:
                 engine = self.engine(src)
             start = time.perf_counter_ns()
-            engine.set_input(input if input is not None else {})
+            # As JSON: regorus's `set_input` turns Python booleans into numbers (True → 1.0).
+            engine.set_input_json(orjson.dumps(input if input is not None else {}).decode())
             value = engine.eval_rule(rule) if rule is not None else None
             defined = value is not None
             if not defined:  # undefined or null, or not a plain rule: ask as a query
@@ -131,6 +134,8 @@ class Worker:
             if rule is not None and "not a valid rule path" in str(exc):
                 return self.evaluate(src, None, query, input, limit_ns)
             return EvaluationError("internal_error", clean(str(exc)))
+        except orjson.JSONEncodeError as exc:  # an integer over 64 bits, a lone surrogate
+            return EvaluationError("invalid_parameter", f"the input is not valid JSON: {exc}", 400)
         if elapsed > limit_ns:
             return EvaluationError(
                 "eval_cancel_error",

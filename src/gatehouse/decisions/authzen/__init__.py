@@ -1,0 +1,1 @@
+"""OpenID AuthZEN Authorization API 1.0 and the enterprise `/v1/authorize` request."""
