@@ -51,6 +51,7 @@ from gatehouse.services import Services
 from gatehouse.sync import api as sync_api
 from gatehouse.sync.tasks import start_worker
 from gatehouse.tenants import api as tenants_api
+from gatehouse.webhooks import api as webhooks_api
 
 log = structlog.get_logger("gatehouse")
 GC_YOUNG_THRESHOLD = 20_000
@@ -122,6 +123,11 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             )
         )
         opal = asyncio.create_task(svc.opal.run(stop_distribution))
+        webhooks = (
+            asyncio.create_task(svc.webhooks.run(stop_distribution))
+            if settings.webhooks_worker
+            else None
+        )
         alerts = asyncio.create_task(svc.alerts.run(stop_distribution))
         try:
             yield
@@ -134,6 +140,10 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
             await distribution
             await retention
             await opal
+            svc.webhooks.wake.set()
+            if webhooks is not None:
+                await webhooks
+            await svc.webhooks.close()
             await alerts
             await svc.decision_cache.close()
             await svc.engines.stop()
@@ -177,6 +187,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         fleet_api,
         opal_api,
         routing_api,
+        webhooks_api,
         monitor_api,
     )
     built = [module.build_router(svc) for module in routers]

@@ -126,6 +126,46 @@ class Settings(BaseSettings):
     opal_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the OPAL publisher looks for due publishes."
     )
+    webhooks_worker: bool = Field(
+        True, description="Deliver webhooks from this process (off: `gatehouse` workers elsewhere)."
+    )
+    webhooks_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the webhook worker looks for due deliveries."
+    )
+    webhooks_require_https: bool = Field(
+        False, description="Refuse webhook endpoints whose URL is not https."
+    )
+    webhooks_retry_schedule: list[float] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Seconds before each attempt of a delivery (exponential policy; ±20% jitter).",
+    )
+    webhooks_linear_seconds: float = Field(
+        60.0, gt=0, le=86400, description="Wait between attempts under the linear retry policy."
+    )
+    webhooks_retry_after_max_seconds: float = Field(
+        3600.0, ge=0, le=86400, description="Longest Retry-After (429/503) a receiver may ask."
+    )
+    webhooks_max_payload_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest webhook body; larger messages fail unsent."
+    )
+    webhooks_secret_grace_hours: float = Field(
+        24.0, ge=0, le=720, description="How long a rotated-out secret keeps signing."
+    )
+    webhooks_disable_after_hours: float = Field(
+        120.0, gt=0, le=8760, description="Disable an endpoint failing for this long (no 2xx)."
+    )
+    webhooks_retention_days: float = Field(
+        30.0, gt=0, le=3650, description="How long finished deliveries and attempts are kept."
+    )
+    webhooks_gap_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for an outbox id a still-open transaction may commit.",
+    )
+    webhooks_batch: int = Field(
+        100, ge=1, le=1000, description="Deliveries a worker claims and sends at once."
+    )
     opa_status_max_bytes: int = Field(
         4 * 1024 * 1024,
         ge=1024,

@@ -41,6 +41,7 @@ from gatehouse.opal.documents import OpalDocuments
 from gatehouse.opal.publisher import OpalPublisher
 from gatehouse.ratelimit.limiter import RateLimiter
 from gatehouse.secrets.keyring import KeyRing
+from gatehouse.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("gatehouse")
 
@@ -64,6 +65,7 @@ class Services:
     distribution: Distribution = field(init=False)
     opal_documents: OpalDocuments = field(init=False)
     opal: OpalPublisher = field(init=False)
+    webhooks: WebhookWorker = field(init=False)
     # The embedded engines; `decisions` is what the APIs ask (the router, which uses them).
     engines: EmbeddedEngines = field(init=False)
     decisions: DecisionEngine = field(init=False)
@@ -102,6 +104,8 @@ class Services:
             self.db, self.settings, lambda: self.keys, self.distribution, self.opal_documents
         )
         self.on_write.append(self.opal.written)
+        self.webhooks = WebhookWorker(self.db, self.settings, lambda: self.keys)
+        self.on_write.append(self.webhooks.written)
         settings = self.settings
         self.engines = EmbeddedEngines(
             self.db,

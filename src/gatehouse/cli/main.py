@@ -14,6 +14,7 @@ from gatehouse.cli.opal import opal_app
 from gatehouse.cli.ops import audit_app, config_app, db_app, keys_app
 from gatehouse.cli.serve import serve
 from gatehouse.cli.sync import sync_app, worker
+from gatehouse.cli.webhook import webhook_app
 
 app = typer.Typer(
     help="Gatehouse: the facts authorization runs on.",
@@ -33,5 +34,6 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(decision_log_app, name="decision-log")
 app.add_typer(opal_app, name="opal")
+app.add_typer(webhook_app, name="webhook")
 app.command()(worker)
 app.command("import")(import_file)

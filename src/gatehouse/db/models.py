@@ -29,6 +29,12 @@ from gatehouse.opal.models import OpalPublish, OpalReport, OpalSettingsRow
 from gatehouse.secrets.models import EncryptionKey, Secret
 from gatehouse.sync.models import StreamCursor, SyncRun, SyncSchedule
 from gatehouse.tenants.models import Tenant
+from gatehouse.webhooks.models import (
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ApiToken",
@@ -66,4 +72,8 @@ __all__ = [
     "SyncSchedule",
     "Tenant",
     "TokenUsage",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,0 +1,1 @@
+"""Outbound webhooks: event catalog, endpoints, signed deliveries with retries."""

@@ -1,0 +1,112 @@
+"""Endpoints API: catalog, validation, secrets shown once, tenant isolation, audit."""
+
+from typing import Any
+
+from sqlalchemy import text
+
+from tests.conftest import BOTH, Harness
+from tests.webhooks.conftest import Receiver, endpoint, tenant_auth
+
+BASE = "/v1/integration/webhooks"
+
+
+async def test_event_types_list_schemas(harness: Harness) -> None:
+    """Every type has a JSON Schema; those nothing emits yet say so."""
+    auth = await tenant_auth(harness)
+    r = await harness.client.get(f"{BASE}/event-types", headers=auth)
+    assert r.status_code == 200, r.text
+    types = {t["name"]: t for t in r.json()}
+    assert types["identity.created"]["future"] is False
+    assert types["identity.created"]["schema"]["type"] == "object"
+    assert types["membership.added"]["schema"]["required"][0] == "group_id"
+    assert types["bundle.published"]["future"] is True
+    assert types["endpoint.disabled"]["future"] is False
+    assert types["alert.raised"]["future"] is False
+
+
+@BOTH
+async def test_create_read_patch_delete(harness: Harness, receiver: Receiver) -> None:
+    """The secret is shown at creation and never again; PATCH and DELETE are audited."""
+    auth = await tenant_auth(harness)
+    c = harness.client
+    made = await endpoint(
+        harness,
+        auth,
+        receiver,
+        event_types=["identity.*", "membership.added"],
+        headers={"X-Team": "red", "Authorization": "Bearer hush"},
+    )
+    secret = made["secret"]
+    assert secret.startswith("whsec_")
+    assert made["timeout_seconds"] == 30 and made["retry_policy"] == "exponential"
+    one = await c.get(f"{BASE}/{made['id']}", headers=auth)
+    listed = await c.get(BASE, headers=auth)
+    patched = await c.patch(
+        f"{BASE}/{made['id']}", json={"enabled": False, "retry_policy": "linear"}, headers=auth
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["enabled"] is False and patched.json()["retry_policy"] == "linear"
+    for r in (one, listed, patched):
+        assert secret not in r.text and "hush" not in r.text
+    assert one.json()["headers"]["X-Team"] == "red"
+    assert [e["id"] for e in listed.json()["items"]] == [made["id"]]
+    async with harness.svc.db.transaction(write=False) as s:
+        stored = (await s.execute(text("SELECT secret_sealed FROM webhook_endpoints"))).scalar()
+        actions = (await s.execute(text("SELECT action FROM audit_log"))).scalars().all()
+    assert stored.startswith("ghx1.") and secret.removeprefix("whsec_") not in stored
+    assert {"webhook.create", "webhook.update"} <= set(actions)
+    assert (await c.delete(f"{BASE}/{made['id']}", headers=auth)).status_code == 204
+    assert (await c.get(f"{BASE}/{made['id']}", headers=auth)).status_code == 404
+
+
+async def test_invalid_endpoints_refused(harness: Harness, receiver: Receiver) -> None:
+    """Bad URLs, private targets, unknown event types and reserved headers are 422."""
+    auth = await tenant_auth(harness)
+    bad: list[dict[str, Any]] = [
+        {"url": "not a url"},
+        {"url": "ftp://example.com/x"},
+        {"url": "https://user:pw@example.com/x"},
+        {"url": "http://10.1.2.3/hook"},
+        {"url": "http://169.254.169.254/latest"},
+        {"url": "https://example.com/x", "event_types": ["nope.created"]},
+        {"url": "https://example.com/x", "event_types": ["identity.*x"]},
+        {"url": "https://example.com/x", "headers": {"webhook-signature": "v1,x"}},
+        {"url": "https://example.com/x", "headers": {"Content-Type": "text/plain"}},
+        {"url": "https://example.com/x", "retry_policy": "sometimes"},
+        {"url": "https://example.com/x", "timeout_seconds": 0},
+    ]
+    for body in bad:
+        r = await harness.client.post(BASE, json=body, headers=auth)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    ok = await harness.client.post(
+        BASE, json={"url": "https://example.com/x", "event_types": ["*"]}, headers=auth
+    )
+    assert ok.status_code == 201, ok.text
+
+
+async def test_https_only(harness: Harness) -> None:
+    """With webhooks_require_https, http URLs are refused."""
+    auth = await tenant_auth(harness)
+    harness.svc.settings.webhooks_require_https = True
+    r = await harness.client.post(BASE, json={"url": "http://example.com/x"}, headers=auth)
+    assert r.status_code == 422
+    r = await harness.client.post(BASE, json={"url": "https://example.com/x"}, headers=auth)
+    assert r.status_code == 201
+
+
+async def test_tenants_see_only_their_own(harness: Harness, receiver: Receiver) -> None:
+    """Another tenant's endpoint is 404 for every route; scopes are enforced."""
+    acme = await tenant_auth(harness, "acme")
+    other = await tenant_auth(harness, "other")
+    made = await endpoint(harness, acme, receiver)
+    c = harness.client
+    path = f"{BASE}/{made['id']}"
+    assert (await c.get(path, headers=other)).status_code == 404
+    assert (await c.patch(path, json={"enabled": False}, headers=other)).status_code == 404
+    assert (await c.delete(path, headers=other)).status_code == 404
+    assert (await c.get(f"{path}/deliveries", headers=other)).status_code == 404
+    assert (await c.post(f"{path}/rotate-secret", headers=other)).status_code == 404
+    assert (await c.get(BASE, headers=other)).json()["items"] == []
+    reader = harness.auth(await harness.token("acme", "webhooks:read"))
+    assert (await c.post(BASE, json={"url": receiver.url}, headers=reader)).status_code == 403
