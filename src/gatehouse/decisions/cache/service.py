@@ -9,9 +9,9 @@ fallbacks) are never cached: Gatehouse cannot know which bundle revision a remot
 
 from __future__ import annotations
 
-import orjson
-
 from typing import Any
+
+import orjson
 
 from gatehouse.decisions.cache.keys import Key, digest
 from gatehouse.decisions.cache.options import CachePolicy
