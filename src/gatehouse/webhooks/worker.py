@@ -36,6 +36,9 @@ LEASE = timedelta(seconds=120)  # longer than any endpoint timeout (60 s at most
 SYSTEM = "system:webhooks"
 PURGE_EVERY = timedelta(hours=1)
 Clock = Callable[[], datetime]
+# Outgoing connections: POOL_SHARDS pools of POOL_SIZE (200 in all), taken in turn.
+POOL_SHARDS = 8
+POOL_SIZE = 25
 
 
 @dataclass
@@ -66,7 +69,8 @@ class WebhookWorker:
         self.rng = random.Random()  # noqa: S311 (retry jitter, not a secret)
         self.wake = asyncio.Event()
         self.window: dict[str, tuple[int, int]] = {}  # endpoint -> (second, sends in it)
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
         self.purged_at: datetime | None = None
 
     def written(self, tenant: str) -> None:
@@ -75,19 +79,23 @@ class WebhookWorker:
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """The guarded client (redirects are never followed: a 3xx is a failed attempt)."""
-        if self._client is None:
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-            self._client = outbound_client(
-                self.settings.outbound_allow, follow_redirects=False, limits=limits
-            )
-        return self._client
+        """A guarded client, the next of several small pools in turn (redirects are never
+        followed: a 3xx is a failed attempt). httpcore's pool costs grow with the square of its
+        connections, so 8 pools of 25 send far faster than one of 200."""
+        if not self._clients:
+            limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+            self._clients = [
+                outbound_client(self.settings.outbound_allow, follow_redirects=False, limits=limits)
+                for _ in range(POOL_SHARDS)
+            ]
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     async def close(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the HTTP clients."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
 
     async def tick(self) -> int:
         """Dispatch new events, then send everything due; how many were delivered."""
