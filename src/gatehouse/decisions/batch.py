@@ -11,13 +11,10 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from gatehouse.decisions import opa
-from gatehouse.decisions.log import Made
-from gatehouse.decisions.monitor.stats import violates
-from gatehouse.decisions.service import answer
+from gatehouse.decisions.service import account, answer
 from gatehouse.decisions.types import Decision, EvaluationError
 from gatehouse.services import Services
 
@@ -124,50 +121,9 @@ async def decide_all(
             out.append(
                 Verdict(allow, decision_id, decision.engine, constraints, reasons, decision.cached)
             )
-            svc.decision_stats.decided(
-                tenant,
-                elapsed / 1e6,
-                hit=hit,
-                engine=decision.engine,
-                violation=violates(decision.defined, decision.result),
+            account(
+                svc, tenant, path, input, decision, decision_id, elapsed, hit, requested_by, api
             )
-            record(svc, tenant, path, input, decision, decision_id, elapsed, requested_by, api)
         if stop_on is not None and out[-1].allow is stop_on:
             break
     return out
-
-
-def record(
-    svc: Services,
-    tenant: str,
-    path: str,
-    input: Any,
-    decision: Decision,
-    decision_id: str,
-    elapsed: int,
-    requested_by: str | None,
-    api: str,
-) -> None:
-    """Queue the decision for the decision log, as `decide()` does, with the API that asked."""
-    metrics = {"timer_server_handler_ns": elapsed}
-    if decision.eval_ns is not None and not decision.cached:
-        metrics["timer_rego_query_eval_ns"] = decision.eval_ns
-    svc.decision_log.record(
-        Made(
-            tenant_id=tenant,
-            decision_id=decision_id,
-            decided_at=datetime.now(UTC),
-            path=path,
-            input=input,
-            defined=decision.defined,
-            result=decision.result,
-            engine=decision.engine,
-            endpoint=decision.endpoint,
-            latency_ms=elapsed / 1e6,
-            metrics=metrics,
-            requested_by=requested_by,
-            revision=decision.data_revision,
-            api=api,
-            cache_hit=decision.cached,
-        )
-    )

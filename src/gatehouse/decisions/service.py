@@ -104,30 +104,48 @@ async def decide(
         svc.decision_stats.failed(tenant, (time.perf_counter_ns() - started_ns) / 1e6)
         raise failure(exc) from None
     elapsed = time.perf_counter_ns() - started_ns
-    metrics = {"timer_rego_input_parse_ns": parsed_ns, "timer_server_handler_ns": elapsed}
+    metrics = account(svc, tenant, where, input, decision, decision_id, elapsed, hit, requested_by)
+    metrics["timer_rego_input_parse_ns"] = parsed_ns
+    return Answer(decision, decision_id, metrics)
+
+
+def account(
+    svc: Services,
+    tenant: str,
+    path: str,
+    input: Any,
+    decision: Decision,
+    decision_id: str,
+    elapsed: int,
+    hit: bool | None,
+    requested_by: str | None,
+    api: str | None = None,
+) -> dict[str, int]:
+    """Count a made decision and queue it for the decision log; its OPA-style metrics."""
+    metrics = {"timer_server_handler_ns": elapsed}
     if decision.eval_ns is not None and not decision.cached:
         metrics["timer_rego_query_eval_ns"] = decision.eval_ns
-    latency_ms = elapsed / 1e6
     violation = violates(decision.defined, decision.result)
     svc.decision_stats.decided(
-        tenant, latency_ms, hit=hit, engine=decision.engine, violation=violation
+        tenant, elapsed / 1e6, hit=hit, engine=decision.engine, violation=violation
     )
     svc.decision_log.record(
         Made(
             tenant_id=tenant,
             decision_id=decision_id,
             decided_at=datetime.now(UTC),
-            path=where,
+            path=path,
             input=input,
             defined=decision.defined,
             result=decision.result,
             engine=decision.engine,
             endpoint=decision.endpoint,
-            latency_ms=latency_ms,
+            latency_ms=elapsed / 1e6,
             metrics=metrics,
             requested_by=requested_by,
             revision=decision.data_revision,
+            api=api,
             cache_hit=decision.cached,
         )
     )
-    return Answer(decision, decision_id, metrics)
+    return metrics
