@@ -159,6 +159,9 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry instrumentation asks, on every request, whether a
+        # provider is configured; Gatehouse has its own metrics and request logs.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = svc
     dialects = {SCIM_PREFIX: scim_errors.render}

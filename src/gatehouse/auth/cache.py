@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gatehouse.auth.principal import Principal
+from gatehouse.kit.ttl import Expiring
 
 EPOCH_KEY = "gatehouse:auth-epoch"
 
@@ -23,8 +23,8 @@ class PrincipalCache:
 
     def __init__(self, ttl: float, redis: Redis | None = None, maxsize: int = 50_000) -> None:
         self.enabled = ttl > 0
-        self._entries: TTLCache[str, tuple[Principal, datetime | None]] = TTLCache(
-            maxsize=maxsize, ttl=max(ttl, 0.001)
+        self._entries: Expiring[str, tuple[Principal, datetime | None]] = Expiring(
+            maxsize, max(ttl, 0.001)
         )
         self._redis = redis
         self._epoch: str | None = None

@@ -8,7 +8,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from gatehouse.auth.deps import authenticator
@@ -16,6 +16,7 @@ from gatehouse.auth.principal import Principal
 from gatehouse.decisions import inputs, localdata, opa, policies
 from gatehouse.decisions.schemas import DecisionSettings
 from gatehouse.decisions.service import Answer, decide
+from gatehouse.kit.fastpath import FastRouter
 from gatehouse.kit.http import problems
 from gatehouse.services import Services, client_ip
 
@@ -25,6 +26,9 @@ POLICIES = "/v1/policies"
 PREFIXES = (DATA, POLICIES)
 Flag = Annotated[bool, Query(description="OPA's flag of the same name.")]
 EXPLAIN = ("", "off")
+# The query strings a fast POST /v1/data answers itself (any other takes the documented route).
+PLAIN_FLAGS = {b"metrics", b"pretty"}
+PLAIN_VALUES = {b"true": True, b"false": False}
 EVALUATED = opa.responses(400, 500)
 INPUT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -69,10 +73,22 @@ def refuse_explain(explain: str) -> None:
         )
 
 
-def build_router(svc: Services) -> APIRouter:
+def plain_flags(query: bytes) -> dict[bytes, bool] | None:
+    """`?metrics=true&pretty=false` and the like as flags, or None for any other query string."""
+    flags: dict[bytes, bool] = {}
+    for pair in query.split(b"&") if query else ():
+        name, _, value = pair.partition(b"=")
+        if name not in PLAIN_FLAGS or value not in PLAIN_VALUES or name in flags:
+            return None
+        flags[name] = PLAIN_VALUES[value]
+    return flags
+
+
+def build_router(svc: Services) -> FastRouter:
     """Routes under /v1/data and /v1/policies."""
-    router = APIRouter(tags=["OPA REST API"])
-    Evaluator = Annotated[Principal, Depends(authenticator(svc, "decisions:evaluate"))]
+    router = FastRouter(tags=["OPA REST API"])
+    evaluator = authenticator(svc, "decisions:evaluate")
+    Evaluator = Annotated[Principal, Depends(evaluator)]
     PolicyReader = Annotated[Principal, Depends(authenticator(svc, "policies:read"))]
     PolicyWriter = Annotated[Principal, Depends(authenticator(svc, "policies:write"))]
     settings = svc.settings
@@ -308,4 +324,15 @@ def build_router(svc: Services) -> APIRouter:
         svc.subjects.forget(who.tenant_id)
         return body
 
+    async def data_post_fast(request: Request) -> Response | None:
+        """`data_post` for plain requests, without routing and dependency solving."""
+        path = request.scope["path"][len(DATA) + 1 :]
+        flags = plain_flags(request.scope["query_string"])
+        if not path or flags is None:
+            return None
+        who = await evaluator(request)
+        metrics, pretty = flags.get(b"metrics", False), flags.get(b"pretty", False)
+        return await post_data(request, who, path, metrics, pretty, "")
+
+    router.add_fast("POST", DATA + "/{path:path}", data_post_fast)
     return router

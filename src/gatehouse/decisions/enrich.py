@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from cachetools import TTLCache
 from sqlalchemy import or_, select
 
 from gatehouse.db.engine import Database
@@ -22,8 +21,16 @@ from gatehouse.distribution.fragments import user_key
 from gatehouse.distribution.hub import Distribution
 from gatehouse.distribution.service import settings_of
 from gatehouse.identity.models import Identity
+from gatehouse.kit.ttl import Expiring
 
 MAX_REF = 256
+
+
+class Unknown:
+    """A subject reference not looked up yet (None means looked up and not found)."""
+
+
+UNKNOWN = Unknown()
 SETTING_TTL = 5.0  # seconds a tenant's enrichment setting is reused (other processes' changes)
 
 
@@ -32,12 +39,10 @@ class Subjects:
 
     def __init__(self, db: Database, distribution: Distribution) -> None:
         self.db, self.distribution = db, distribution
-        self.settings: TTLCache[str, bool] = TTLCache(maxsize=4096, ttl=SETTING_TTL)
-        self.entrypoints: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=SETTING_TTL)
+        self.settings: Expiring[str, bool] = Expiring(4096, SETTING_TTL)
+        self.entrypoints: Expiring[str, str] = Expiring(4096, SETTING_TTL)
         # (tenant, ref) → document key or None: unknown subjects must not cost a query each.
-        self.keys: TTLCache[tuple[str, str], str | None] = TTLCache(
-            maxsize=100_000, ttl=SETTING_TTL
-        )
+        self.keys: Expiring[tuple[str, str], str | None] = Expiring(100_000, SETTING_TTL)
 
     async def enrich(self, tenant: str, subject_ref: str) -> dict[str, Any] | None:
         """The subject's record (by the document's user key, else by id or userName), or None."""
@@ -68,8 +73,10 @@ class Subjects:
         return found
 
     async def _key_of(self, tenant: str, ref: str) -> str | None:
-        if (tenant, ref) in self.keys:
-            return self.keys[(tenant, ref)]
+        known = self.keys.get((tenant, ref), UNKNOWN)
+        if known is not UNKNOWN:
+            assert not isinstance(known, Unknown)
+            return known
         key = self.keys[(tenant, ref)] = await self._look_up(tenant, ref)
         return key
 

@@ -10,7 +10,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from cachetools import TTLCache
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +23,7 @@ from gatehouse.fleet.events import parse_events
 from gatehouse.fleet.redaction import Redactor
 from gatehouse.fleet.wire import decode, parse_json
 from gatehouse.kit.problems import Problem
+from gatehouse.kit.ttl import Expiring
 
 REDACTOR_TTL = 30.0  # seconds a tenant's classification is reused before it is read again
 THREAD_ABOVE = 16 * 1024  # bodies larger than this are decompressed and parsed off the loop
@@ -40,7 +40,7 @@ class Redactors:
     def __init__(self, db: Database, mask_from: str, ttl: float = REDACTOR_TTL) -> None:
         self.db = db
         self.mask_from = mask_from
-        self.cache: TTLCache[str, Redactor] = TTLCache(maxsize=4096, ttl=ttl)
+        self.cache: Expiring[str, Redactor] = Expiring(4096, ttl)
 
     async def of(self, tenant_id: str) -> Redactor:
         """The tenant's redactor."""

@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gatehouse.kit.fastpath import fast_routes
 
 # A router with a route whose first segment is a parameter belongs in every shard.
 ANY = "*"
@@ -61,13 +64,26 @@ def build_shards(routers: Sequence[APIRouter]) -> dict[str, APIRouter]:
 
 
 def dispatch(app: FastAPI, routers: Sequence[APIRouter]) -> None:
-    """Route the app's HTTP requests through per-segment shards of `routers`."""
+    """Route the app's HTTP requests through their fast routes (kit/fastpath.py) when they
+    have one that answers, else through per-segment shards of `routers`."""
     shards = build_shards(routers)
+    fast = fast_routes(routers)
     fallback: ASGIApp = app.router.middleware_stack
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            shard = shards.get(first_segment(scope["path"]))
+            method, path = scope["method"], scope["path"]
+            for candidate in fast:
+                if candidate.matches(method, path):
+                    scope.setdefault("router", app.router)
+                    scope["route"] = candidate.route
+                    response = await candidate.endpoint(Request(scope, receive))
+                    if response is not None:
+                        await response(scope, receive, send)
+                        return
+                    del scope["route"]
+                    break
+            shard = shards.get(first_segment(path))
             if shard is not None:
                 scope.setdefault("router", app.router)
                 await shard.app(scope, receive, send)

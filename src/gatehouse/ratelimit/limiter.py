@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import structlog
 from limits import RateLimitItemPerMinute, WindowStats
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
 WINDOW_SECONDS = 60
+SWEEP_EVERY = 10_000  # hits between sweeps of the in-process windows that have ended
 log = structlog.get_logger("gatehouse.ratelimit")
 
 
@@ -29,6 +30,30 @@ class Budget:
     remaining: int
     reset_seconds: int
     allowed: bool
+
+
+class Windows:
+    """Fixed windows counted in this process, each starting at its budget's first hit (as the
+    `limits` memory store counts them, without its per-key locks and expiry task: the event loop
+    is the only writer)."""
+
+    def __init__(self, seconds: int = WINDOW_SECONDS) -> None:
+        self.seconds = seconds
+        self.counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self.hits = 0
+
+    def hit(self, name: str, key: str, cost: int) -> tuple[int, float]:
+        """Count `cost` against the budget: its count in the window and when the window ends."""
+        now = time.time()
+        ends, count = self.counts.get((name, key), (0.0, 0))
+        if now >= ends:
+            ends, count = now + self.seconds, 0
+        count += cost
+        self.counts[(name, key)] = (ends, count)
+        self.hits += 1
+        if self.hits % SWEEP_EVERY == 0:
+            self.counts = {k: v for k, v in self.counts.items() if v[0] > now}
+        return count, ends
 
 
 class RateLimiter:
@@ -51,7 +76,7 @@ class RateLimiter:
         # In-process counting (the default, and the fallback while Redis is unreachable), in the
         # asyncio memory store: the threaded one takes a threading lock that, with database
         # threads busy, can wait for a GIL hand-off (milliseconds) on the event loop.
-        self.memory = MemoryStorage()
+        self.memory = Windows()
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def _item(self, limit: int) -> RateLimitItemPerMinute:
@@ -63,21 +88,16 @@ class RateLimiter:
     async def hit(self, name: str, key: str, limit: int, cost: int = 1) -> Budget:
         """Count `cost` requests (one, or a /Bulk request's operations) against `key`'s budget
         of `limit` per minute."""
-        item = self._item(limit)
-        stats: WindowStats
         if self.shared is not None:
+            item = self._item(limit)
             try:
                 allowed = await self.shared.hit(item, name, key, cost=cost)
                 stats = await self.shared.get_window_stats(item, name, key)
                 return _budget(name, limit, stats, allowed)
             except StorageError:
                 log.warning("rate-limit store unreachable; counting in this process", budget=name)
-        # One increment and one expiry read: what FixedWindowRateLimiter.hit plus
-        # get_window_stats would do, without counting twice.
-        counter = item.key_for(name, key)
-        count = await self.memory.incr(counter, item.get_expiry(), amount=cost)
-        stats = WindowStats(await self.memory.get_expiry(counter), limit - count)
-        return _budget(name, limit, stats, count <= limit)
+        count, ends = self.memory.hit(name, key, cost)
+        return _budget(name, limit, WindowStats(ends, limit - count), count <= limit)
 
     async def check(self) -> bool:
         """Whether the shared counter store answers (always true in-process)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cachetools import TTLCache
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from gatehouse.config import Settings
 from gatehouse.db.engine import Database
 from gatehouse.decisions.localdata import row
 from gatehouse.decisions.schemas import AlertThresholds, CacheSettings
+from gatehouse.kit.ttl import Expiring
 
 REUSE_SECONDS = 5.0  # how long a tenant's stored options are reused (other processes' changes)
 
@@ -66,7 +66,7 @@ class TenantOptions:
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
-        self.held: TTLCache[str, tuple[Options, CachePolicy]] = TTLCache(4096, REUSE_SECONDS)
+        self.held: Expiring[str, tuple[Options, CachePolicy]] = Expiring(4096, REUSE_SECONDS)
 
     async def of(self, tenant: str) -> tuple[Options, CachePolicy]:
         """The tenant's options and its cache policy."""
