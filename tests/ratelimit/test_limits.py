@@ -4,6 +4,8 @@ import asyncio
 import re
 import uuid
 
+import pytest
+
 from gatehouse.config import Settings, Tier
 from gatehouse.ratelimit.limiter import RateLimiter
 from tests.conftest import Harness, started
@@ -127,3 +129,20 @@ async def test_a_hit_can_cost_several_requests(redis_url: str) -> None:
         assert (first.allowed, first.remaining) == (True, 3)
         second = await limiter.hit("tenant", key, 10, cost=4)
         assert (second.allowed, second.remaining) == (False, 0)
+
+
+def test_in_process_windows_reset_and_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window starts at its first hit and ends `seconds` later; ended windows are swept."""
+    from gatehouse.ratelimit import limiter
+
+    now = [1000.0]
+    monkeypatch.setattr(limiter.time, "time", lambda: now[0])
+    monkeypatch.setattr(limiter, "SWEEP_EVERY", 3)
+    windows = limiter.Windows(60)
+    assert windows.hit("tenant", "a", 1) == (1, 1060.0)
+    now[0] = 1059.9
+    assert windows.hit("tenant", "a", 2) == (3, 1060.0)
+    now[0] = 1060.0
+    assert windows.hit("tenant", "b", 1) == (1, 1120.0)  # third hit: sweeps a's ended window
+    assert ("tenant", "a") not in windows.counts
+    assert windows.hit("tenant", "a", 1) == (1, 1120.0)

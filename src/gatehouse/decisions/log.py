@@ -27,6 +27,9 @@ from gatehouse.observability.metrics import Metrics
 
 log = structlog.get_logger("gatehouse.decisions")
 INSTANCE = f"gatehouse:{socket.gethostname()}:{os.getpid()}"[:200]
+# Values shared by rows are the same objects, so a batch serialises each once (db/bulk.py).
+LABELS = {"id": INSTANCE, "app": "gatehouse"}
+NONE_REDACTED: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class DecisionLog:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.stop_now = asyncio.Event()
+        self.revision = ""
+        self.bundles: dict[str, Any] = {}
 
     def record(self, made: Made) -> None:
         """Queue a decision (counted as dropped when the queue is full)."""
@@ -120,6 +125,12 @@ class DecisionLog:
                     log.exception("could not write decisions", tenant=tenant, count=len(items))
                     self.metrics.decision_log_dropped.labels("write_failed").inc(len(items))
 
+    def _bundles(self, revision: str) -> dict[str, Any]:
+        """The `bundles` field for a revision (one object per revision in a row)."""
+        if revision != self.revision:
+            self.revision, self.bundles = revision, {"gatehouse": {"revision": revision}}
+        return self.bundles
+
     async def _row(self, made: Made, now: datetime) -> dict[str, Any]:
         redactor = await self.redactors.of(made.tenant_id)
         report = Redactions()
@@ -140,11 +151,11 @@ class DecisionLog:
             "result": result,
             "latency_ms": made.latency_ms,
             "cache_hit": made.cache_hit,
-            "labels": {"id": INSTANCE, "app": "gatehouse"},
-            "bundles": {"gatehouse": {"revision": made.revision}},
+            "labels": LABELS,
+            "bundles": self._bundles(made.revision),
             "metrics": made.metrics,
-            "erased": report.erased,
-            "masked": report.masked,
+            "erased": report.erased or NONE_REDACTED,
+            "masked": report.masked or NONE_REDACTED,
             "requested_by": made.requested_by,
             "error": None,
             "extra": {"api": made.api} if made.api else None,

@@ -3,7 +3,7 @@
 cachetools' TTLCache orders entries for LRU and expires on every access behind a timer
 context manager; on the decision path its reads cost more than the work they saved. Here a
 read is a dict look-up and one clock read, and entries leave when read after their time or,
-when the map is full, oldest first.
+when the map is full, oldest first (constant time: dicts keep insertion order).
 """
 
 from __future__ import annotations
@@ -18,12 +18,18 @@ D = TypeVar("D")
 
 
 class Expiring(Generic[K, V]):
-    """At most `maxsize` entries, each kept `ttl` seconds after it was set."""
+    """At most `maxsize` entries, each kept `ttl` seconds after it was set; when full, the
+    oldest set (or, with `lru`, the least recently read) goes first."""
 
     def __init__(
-        self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic
+        self,
+        maxsize: int,
+        ttl: float,
+        timer: Callable[[], float] = time.monotonic,
+        *,
+        lru: bool = False,
     ) -> None:
-        self.maxsize, self.ttl, self.timer = maxsize, ttl, timer
+        self.maxsize, self.ttl, self.timer, self.lru = maxsize, ttl, timer, lru
         self.entries: dict[K, tuple[float, V]] = {}
 
     @overload
@@ -34,28 +40,32 @@ class Expiring(Generic[K, V]):
 
     def get(self, key: K, default: object = None) -> object:
         """The value, or `default` when absent or expired."""
-        entry = self.entries.get(key)
+        entries = self.entries
+        entry = entries.get(key)
         if entry is None:
             return default
-        if entry[0] <= self.timer():
-            self.entries.pop(key, None)
+        if entry[0] < self.timer():
+            del entries[key]
             return default
+        if self.lru:  # to the end: the most recently used
+            del entries[key]
+            entries[key] = entry
         return entry[1]
 
     def __setitem__(self, key: K, value: V) -> None:
         """Keep `value` for `ttl` seconds from now."""
-        now = self.timer()
         entries = self.entries
-        if key not in entries and len(entries) >= self.maxsize:
-            self.entries = entries = {k: e for k, e in entries.items() if e[0] > now}
-            while len(entries) >= self.maxsize:
-                del entries[next(iter(entries))]
-        entries[key] = (now + self.ttl, value)
+        if self.maxsize <= 0:
+            return
+        if entries.pop(key, None) is None and len(entries) >= self.maxsize:
+            # Dicts keep insertion order: the first entry is the oldest (or least recent).
+            del entries[next(iter(entries))]
+        entries[key] = (self.timer() + self.ttl, value)
 
     def pop(self, key: K, default: V | None = None) -> V | None:
         """Remove the entry; its value if it had not expired."""
         entry = self.entries.pop(key, None)
-        return entry[1] if entry is not None and entry[0] > self.timer() else default
+        return entry[1] if entry is not None and entry[0] >= self.timer() else default
 
     def clear(self) -> None:
         """Forget everything."""

@@ -7,10 +7,10 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 import structlog
-from cachetools import TTLCache
 from redis.asyncio import Redis
 
 from gatehouse.decisions.cache.keys import Key, redis_key
+from gatehouse.kit.ttl import Expiring
 
 log = structlog.get_logger("gatehouse.decisions")
 PREFIX = "gatehouse:decision-cache:"
@@ -45,16 +45,16 @@ class MemoryStore:
 
     def __init__(self, timer: Callable[[], float]) -> None:
         self.timer = timer
-        self.tenants: dict[str, TTLCache[Key, Cached]] = {}
+        self.tenants: dict[str, Expiring[Key, Cached]] = {}
 
     def now(self) -> float:
         """The store's clock (replaceable in tests)."""
         return self.timer()
 
-    def _of(self, tenant: str, ttl: float, size: int) -> TTLCache[Key, Cached]:
+    def _of(self, tenant: str, ttl: float, size: int) -> Expiring[Key, Cached]:
         held = self.tenants.get(tenant)
         if held is None or held.ttl != ttl or held.maxsize != size:
-            held = self.tenants[tenant] = TTLCache(maxsize=size, ttl=ttl, timer=self.now)
+            held = self.tenants[tenant] = Expiring(size, ttl, self.now, lru=True)
         return held
 
     async def get(self, tenant: str, key: Key) -> Cached | None:
