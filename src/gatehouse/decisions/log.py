@@ -32,7 +32,8 @@ LABELS = {"id": INSTANCE, "app": "gatehouse"}
 NONE_REDACTED: list[str] = []
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per decision, and a frozen dataclass's __init__ costs five times more.
+@dataclass(slots=True)
 class Made:
     """One decision as it was made (not yet redacted)."""
 

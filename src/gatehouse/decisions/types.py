@@ -16,7 +16,8 @@ class EvaluationError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per decision, and a frozen dataclass's __init__ costs five times more.
+@dataclass(slots=True)
 class Decision:
     """One evaluated rule: its value (when defined) and which path produced it."""
 

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 import regorus
 
+from gatehouse.decisions.cache.keys import encoded
 from gatehouse.decisions.embedded.compiler import clean
 from gatehouse.decisions.embedded.sources import Sources
 from gatehouse.decisions.types import EvaluationError
@@ -122,7 +123,7 @@ class Worker:
                 engine = self.engine(src)
             start = time.perf_counter_ns()
             # As JSON: regorus's `set_input` turns Python booleans into numbers (True → 1.0).
-            engine.set_input_json(orjson.dumps(input if input is not None else {}).decode())
+            engine.set_input_json(encoded(input if input is not None else {}).decode())
             value = engine.eval_rule(rule) if rule is not None else None
             defined = value is not None
             if not defined:  # undefined or null, or not a plain rule: ask as a query
