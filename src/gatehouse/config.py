@@ -215,12 +215,22 @@ class Settings(BaseSettings):
         "0 (the default) evaluates on the event loop's thread: regorus holds the GIL while it "
         "evaluates or loads data, so threads only add a hand-off (docs/decisions-engine.md).",
     )
+    decisions_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Evaluate in this many child processes instead of in the server's "
+        "(overrides threads): an evaluation past the time limit is stopped by killing its "
+        "child, so a policy that loops cannot stall the server; each decision then costs a "
+        "pipe round trip and each child holds its own engine copies (docs/decisions-engine.md).",
+    )
     decisions_time_limit_ms: int = Field(
         1000,
         ge=1,
         le=600_000,
-        description="An evaluation that takes longer is answered with an error (see the docs: "
-        "regorus cannot be interrupted, so the limit is checked when it returns).",
+        description="An evaluation that takes longer is answered with an error. In process, "
+        "regorus cannot be interrupted, so the limit is checked when it returns; with "
+        "GATEHOUSE_DECISIONS_PROCESSES the evaluation is stopped at the limit.",
     )
     decisions_max_input_depth: int = Field(
         64, ge=2, le=1000, description="Deepest nesting of a /v1/data input."

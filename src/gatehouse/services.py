@@ -111,6 +111,7 @@ class Services:
             self.db,
             self.distribution,
             threads=settings.decisions_threads,
+            processes=settings.decisions_processes,
             time_limit_ms=settings.decisions_time_limit_ms,
             debounce_seconds=settings.decisions_rebuild_debounce_seconds,
             rebuild_spacing=settings.decisions_rebuild_spacing,

@@ -13,6 +13,7 @@ import structlog
 
 from gatehouse.db.engine import Database
 from gatehouse.decisions import localdata, opa, policies
+from gatehouse.decisions.embedded.isolated import ProcessWorker
 from gatehouse.decisions.embedded.sources import Sources
 from gatehouse.decisions.embedded.worker import Outcome, Worker
 from gatehouse.decisions.types import Decision, EvaluationError
@@ -63,15 +64,21 @@ class EmbeddedEngines:
         distribution: Distribution,
         *,
         threads: int = 0,
+        processes: int = 0,
         time_limit_ms: int = 1000,
         debounce_seconds: float = 0.05,
         rebuild_spacing: float = 1.0,
     ) -> None:
         self.db, self.distribution = db, distribution
-        # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway).
-        self.inline = threads == 0
-        count = max(1, threads)
-        self.workers = [Worker(f"gatehouse-rego-{n}", inline=self.inline) for n in range(count)]
+        # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway);
+        # processes>0: in child processes, stopped at the time limit (isolated.py).
+        self.inline = threads == 0 and processes == 0
+        self.workers: list[Worker | ProcessWorker]
+        if processes:
+            self.workers = [ProcessWorker(f"gatehouse-rego-{n}") for n in range(processes)]
+        else:
+            count = max(1, threads)
+            self.workers = [Worker(f"gatehouse-rego-{n}", inline=self.inline) for n in range(count)]
         self.limit_ns = time_limit_ms * 1_000_000
         self.debounce = debounce_seconds
         self.spacing = rebuild_spacing

@@ -116,14 +116,24 @@ class Worker:
     ) -> Outcome | EvaluationError:
         """`query` (or the faster `rule` when given) for `input`, timed; errors returned, not
         raised (see `warm`)."""
+        try:
+            # As JSON: regorus's `set_input` turns Python booleans into numbers (True → 1.0).
+            raw = encoded(input if input is not None else {})
+        except orjson.JSONEncodeError as exc:  # an integer over 64 bits, a lone surrogate
+            return EvaluationError("invalid_parameter", f"the input is not valid JSON: {exc}", 400)
+        return self.evaluate_json(src, rule, query, raw, limit_ns)
+
+    def evaluate_json(
+        self, src: Sources, rule: str | None, query: str, raw: bytes, limit_ns: int
+    ) -> Outcome | EvaluationError:
+        """`evaluate` for an input already serialised as JSON."""
         held = self.held.get(src.tenant)
         engine = held.engine if held is not None and held.number >= src.number else None
         try:
             if engine is None:
                 engine = self.engine(src)
             start = time.perf_counter_ns()
-            # As JSON: regorus's `set_input` turns Python booleans into numbers (True → 1.0).
-            engine.set_input_json(encoded(input if input is not None else {}).decode())
+            engine.set_input_json(raw.decode())
             value = engine.eval_rule(rule) if rule is not None else None
             defined = value is not None
             if not defined:  # undefined or null, or not a plain rule: ask as a query
@@ -133,10 +143,8 @@ class Worker:
             elapsed = time.perf_counter_ns() - start
         except RuntimeError as exc:
             if rule is not None and "not a valid rule path" in str(exc):
-                return self.evaluate(src, None, query, input, limit_ns)
+                return self.evaluate_json(src, None, query, raw, limit_ns)
             return EvaluationError("internal_error", clean(str(exc)))
-        except orjson.JSONEncodeError as exc:  # an integer over 64 bits, a lone surrogate
-            return EvaluationError("invalid_parameter", f"the input is not valid JSON: {exc}", 400)
         if elapsed > limit_ns:
             return EvaluationError(
                 "eval_cancel_error",
