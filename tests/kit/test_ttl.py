@@ -1,5 +1,9 @@
 """The Expiring map: expiry by its clock, oldest-first (or least-recent) eviction."""
 
+import asyncio
+
+import pytest
+
 from gatehouse.kit.ttl import Expiring
 
 
@@ -74,3 +78,33 @@ def test_pop_clear_and_zero_size() -> None:
     none: Expiring[str, int] = Expiring(0, 1.0)
     none["a"] = 1
     assert none.get("a") is None
+
+
+async def test_concurrent_misses_share_one_load() -> None:
+    """Many requests missing the same key at once cause one load; an error reaches them all."""
+    held: Expiring[str, int] = Expiring(10, 60.0)
+    calls = 0
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return 7
+
+    assert await asyncio.gather(*(held.fetch("a", load) for _ in range(20))) == [7] * 20
+    assert calls == 1
+    assert await held.fetch("a", load) == 7 and calls == 1  # kept
+
+    async def broken() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        raise ValueError("no")
+
+    results = await asyncio.gather(
+        *(held.fetch("b", broken) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results) and calls == 2
+    with pytest.raises(ValueError, match="no"):  # not kept: the next miss loads again
+        await held.fetch("b", broken)
+    assert calls == 3

@@ -7,13 +7,14 @@ processes notice within GATEHOUSE_TOKEN_CACHE_SECONDS.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gatehouse.auth.principal import Principal
-from gatehouse.kit.ttl import Expiring
+from gatehouse.kit.ttl import Expiring, SingleFlight
 
 EPOCH_KEY = "gatehouse:auth-epoch"
 
@@ -28,6 +29,7 @@ class PrincipalCache:
         )
         self._redis = redis
         self._epoch: str | None = None
+        self._flight: SingleFlight[str, Principal] = SingleFlight()
 
     async def get(self, token_hash: str) -> Principal | None:
         """The cached principal, or None when absent, expired or possibly revoked."""
@@ -43,6 +45,18 @@ class PrincipalCache:
         if expires_at is not None and expires_at <= datetime.now(UTC):
             self._entries.pop(token_hash, None)
             return None
+        return principal
+
+    async def fetch(self, token_hash: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
+        """The cached principal, else `load()`'s (one load for concurrent misses), remembered."""
+        found = await self.get(token_hash)
+        if found is not None:
+            return found
+        return await self._flight.run(token_hash, lambda: self._kept(token_hash, load))
+
+    async def _kept(self, token_hash: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
+        principal = await load()
+        self.put(token_hash, principal, principal.expires_at)
         return principal
 
     def put(self, token_hash: str, principal: Principal, expires_at: datetime | None) -> None:

@@ -31,11 +31,12 @@ def authenticator(svc: Services, scope: str | None) -> Callable[..., Awaitable[P
     async def authenticate(request: Request) -> Principal:
         presented = presented_token(request)
         digest = service.token_hash(presented)
-        principal = await svc.principals.get(digest)
-        if principal is None:
+
+        async def from_store() -> Principal:
             async with svc.read() as session:
-                principal = await service.authenticate(session, presented)
-            svc.principals.put(digest, principal, principal.expires_at)
+                return await service.authenticate(session, presented)
+
+        principal = await svc.principals.fetch(digest, from_store)
         request.state.principal = principal
         structlog.contextvars.bind_contextvars(tenant=principal.tenant_id)
         if scope is not None and not grants(principal.scopes, scope):

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.decisions.localdata import row
+from gatehouse.decisions.models import LocalData
 from gatehouse.decisions.schemas import DEFAULT_ENTRYPOINT
 from gatehouse.distribution.document import Snapshot
 from gatehouse.distribution.fragments import user_key
@@ -97,22 +98,25 @@ class Subjects:
 
     async def enabled(self, tenant: str) -> bool:
         """Whether the tenant has enrichment on (the default)."""
-        on = self.settings.get(tenant)
-        if on is None:
-            async with self.db.transaction(write=False) as session:
-                found = await row(session, tenant)
-            on = self.settings[tenant] = found is None or found.enrich is not False
-        return on
+
+        async def load() -> bool:
+            found = await self._row(tenant)
+            return found is None or found.enrich is not False
+
+        return await self.settings.fetch(tenant, load)
 
     async def entrypoint(self, tenant: str) -> str:
         """The rule the tenant's AuthZEN and `/v1/authorize` requests evaluate."""
-        rule = self.entrypoints.get(tenant)
-        if rule is None:
-            async with self.db.transaction(write=False) as session:
-                found = await row(session, tenant)
-            rule = (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
-            self.entrypoints[tenant] = rule
-        return rule
+
+        async def load() -> str:
+            found = await self._row(tenant)
+            return (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
+
+        return await self.entrypoints.fetch(tenant, load)
+
+    async def _row(self, tenant: str) -> LocalData | None:
+        async with self.db.transaction(write=False) as session:
+            return await row(session, tenant)
 
     def forget(self, tenant: str) -> None:
         """Drop the tenant's cached settings (after a change in this process)."""

@@ -44,13 +44,13 @@ class Redactors:
 
     async def of(self, tenant_id: str) -> Redactor:
         """The tenant's redactor."""
-        found = self.cache.get(tenant_id)
-        if found is None:
+
+        async def load() -> Redactor:
             async with self.db.transaction(write=False) as session:
                 levels = await attribute_levels(session, tenant_id)
-            found = Redactor.from_levels(levels, self.mask_from)
-            self.cache[tenant_id] = found
-        return found
+            return Redactor.from_levels(levels, self.mask_from)
+
+        return await self.cache.fetch(tenant_id, load)
 
 
 def refuse_nul(body: bytes) -> None:

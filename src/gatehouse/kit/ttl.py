@@ -8,13 +8,31 @@ when the map is full, oldest first (constant time: dicts keep insertion order).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from typing import Generic, TypeVar, overload
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar, cast, overload
 
 K = TypeVar("K")
 V = TypeVar("V")
 D = TypeVar("D")
+MISSING = object()
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent calls for one key share one running load (its value or its error)."""
+
+    def __init__(self) -> None:
+        self.running: dict[K, asyncio.Future[V]] = {}
+
+    async def run(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """`load()`'s value, or that of the load of `key` already running."""
+        running = self.running.get(key)
+        if running is None:
+            running = self.running[key] = asyncio.ensure_future(load())
+            running.add_done_callback(lambda _: self.running.pop(key, None))
+        # Shielded: a caller that gives up does not cancel the load the others wait for.
+        return await asyncio.shield(running)
 
 
 class Expiring(Generic[K, V]):
@@ -31,6 +49,7 @@ class Expiring(Generic[K, V]):
     ) -> None:
         self.maxsize, self.ttl, self.timer, self.lru = maxsize, ttl, timer, lru
         self.entries: dict[K, tuple[float, V]] = {}
+        self.flight: SingleFlight[K, V] = SingleFlight()
 
     @overload
     def get(self, key: K) -> V | None: ...
@@ -61,6 +80,18 @@ class Expiring(Generic[K, V]):
             # Dicts keep insertion order: the first entry is the oldest (or least recent).
             del entries[next(iter(entries))]
         entries[key] = (self.timer() + self.ttl, value)
+
+    async def fetch(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The value, loaded (and kept) when absent: concurrent misses of a key share one load,
+        so an expiry under load costs one query, not one per request waiting."""
+        found = self.get(key, MISSING)
+        if found is not MISSING:
+            return cast(V, found)
+        return await self.flight.run(key, lambda: self._kept(key, load))
+
+    async def _kept(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        value = self[key] = await load()
+        return value
 
     def pop(self, key: K, default: V | None = None) -> V | None:
         """Remove the entry; its value if it had not expired."""

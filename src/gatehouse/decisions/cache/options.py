@@ -70,12 +70,13 @@ class TenantOptions:
 
     async def of(self, tenant: str) -> tuple[Options, CachePolicy]:
         """The tenant's options and its cache policy."""
-        found = self.held.get(tenant)
-        if found is None:
+
+        async def load() -> tuple[Options, CachePolicy]:
             async with self.db.transaction(write=False) as session:
                 options = await stored(session, tenant)
-            found = self.held[tenant] = (options, self._policy(options.cache))
-        return found
+            return options, self._policy(options.cache)
+
+        return await self.held.fetch(tenant, load)
 
     def _policy(self, cache: CacheSettings) -> CachePolicy:
         s = self.settings
