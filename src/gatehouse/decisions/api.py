@@ -310,21 +310,23 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.get(POLICIES, summary="List policies", responses=opa.responses())
     async def policies_list(who: PolicyReader, pretty: Flag = False) -> Response:
-        """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw"}]}`."""
+        """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw",
+        "ast"}]}`; `ast` is regorus's syntax tree of the module, not OPA's AST shape."""
         async with svc.read() as session:
             found = await policies.all_of(session, who.tenant_id)
-        return dumps({"result": [{"id": p.id, "raw": p.raw} for p in found]}, pretty)
+        return dumps({"result": [policies.document(p) for p in found]}, pretty)
 
     @router.get(
         POLICIES + "/{policy_id:path}", summary="Read a policy", responses=opa.responses(404)
     )
     async def policy_get(who: PolicyReader, policy_id: str, pretty: Flag = False) -> Response:
-        """One policy module, `{"result": {"id", "raw"}}`."""
+        """One policy module, `{"result": {"id", "raw", "ast"}}` (`ast`: regorus's syntax tree,
+        not OPA's AST shape)."""
         async with svc.read() as session:
             found = await policies.one(session, who.tenant_id, policy_id)
         if found is None:
             raise policies.not_found(policy_id)
-        return dumps({"result": {"id": found.id, "raw": found.raw}}, pretty)
+        return dumps({"result": policies.document(found)}, pretty)
 
     @router.put(
         POLICIES + "/{policy_id:path}",
