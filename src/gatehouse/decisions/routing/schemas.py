@@ -218,6 +218,16 @@ class EndpointHealth(BaseModel):
     last_success: datetime | None
 
 
+class RaisedAlert(BaseModel):
+    """An alert threshold the tenant's decisions cross now (as this process counts them)."""
+
+    alert: Literal["failure_rate", "response_time", "cache_hit_rate", "policy_violations"]
+    threshold: float
+    value: float | None = Field(description="The measure over the latest window.")
+    window_seconds: float
+    since: datetime = Field(description="When it was raised.")
+
+
 class TenantHealth(BaseModel):
     """A tenant's decision routing as this process sees it (reference: get_tenant_health)."""
 
@@ -228,3 +238,8 @@ class TenantHealth(BaseModel):
     healthy: bool = Field(description="At least one endpoint can take requests (remote mode).")
     endpoints: dict[str, EndpointHealth]
     metrics: dict[str, int]
+    alerts: list[RaisedAlert] = Field(
+        default_factory=list,
+        description="The alert thresholds (`/v1/decision-settings/alerts`) raised now, "
+        "evaluated every `GATEHOUSE_ALERTS_INTERVAL_SECONDS` over this process's decisions.",
+    )
