@@ -104,3 +104,21 @@ async def test_root_route_leaves_other_routes_alone(api: Api) -> None:
     assert "post" in spec["paths"]["/"]
     assert (await c.get("/nowhere")).status_code == 404
     assert opa_error(await c.get("/"), 405)["message"] == "Method Not Allowed"
+
+
+@BOTH
+async def test_bare_number_inputs_and_results_are_logged_and_read_back(api: Api) -> None:
+    """A bare number as the input (and the result) is logged and exported as written; SQLite
+    hands such JSON values back as numbers, which used to break reading the log."""
+    echo = "package system\n\nmain := input\n"
+    assert (await api.put_policy("system.rego", echo)).status_code == 200
+    for body, value in ((b"7", 7), (b"1.5", 1.5), (b'"x"', "x")):
+        resp = await post_root(api, body)
+        assert resp.status_code == 200 and resp.json() == value
+    await api.h.svc.decision_log.flush()
+    reader = api.h.auth(await api.h.token("acme", "decisions:read"))
+    export = await api.h.client.get("/v1/decisions/export?format=json", headers=reader)
+    assert export.status_code == 200, export.text
+    events = [(e["input"], e["result"]) for e in export.json() if e["path"] == "system/main"]
+    assert len(events) == 3
+    assert all((value, value) in events for value in (7, 1.5, "x"))
