@@ -21,8 +21,9 @@ async def test_upload_list_get_delete(api: Api) -> None:
     assert (await api.ask("extra/answer", {}))["result"] == 42
     listed = (await h.client.get("/v1/policies", headers=h.auth(api.reader))).json()
     assert [p["id"] for p in listed["result"]] == ["authz/main.rego", "extra"]
-    one = await h.client.get("/v1/policies/extra", headers=h.auth(api.reader))
-    assert one.json() == {"result": {"id": "extra", "raw": extra}}
+    one = (await h.client.get("/v1/policies/extra", headers=h.auth(api.reader))).json()
+    assert set(one) == {"result"} and set(one["result"]) == {"id", "raw", "ast"}
+    assert (one["result"]["id"], one["result"]["raw"]) == ("extra", extra)
     gone = await h.client.delete("/v1/policies/extra", headers=h.auth(api.writer))
     assert gone.status_code == 200 and gone.json() == {}
     assert "result" not in await api.ask("extra/answer", {})
@@ -76,3 +77,23 @@ async def test_bundles_carry_policies_and_a_change_is_a_new_revision(api: Api) -
     second = await api.org.bundle()
     assert second.headers["etag"] != first.headers["etag"]
     assert "lib/helpers.rego" in unpack(second.content)
+
+
+async def test_policies_carry_regorus_syntax_trees(api: Api) -> None:
+    """As an OPA client reads them: `result` holds `id`, `raw` and an `ast` object per module
+    (regorus's tree: its package, imports and rules, with source positions)."""
+    h = api.h
+    extra = "package extra.deep\n\nimport rego.v1\n\nanswer := 42\n\nok if input.x\n"
+    assert (await api.put_policy("extra.rego", extra)).status_code == 200
+    resp = await h.client.get("/v1/policies?pretty=true", headers=h.auth(api.reader))
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/json"
+    by_id = {p["id"]: p for p in resp.json()["result"]}
+    assert set(by_id) == {"authz/main.rego", "extra.rego"}
+    for policy in by_id.values():
+        assert isinstance(policy["raw"], str) and isinstance(policy["ast"], dict)
+    tree = by_id["extra.rego"]["ast"]
+    assert len(tree["imports"]) == 1 and len(tree["rules"]) == 2
+    assert tree["package"]["span"]["line"] == 1
+    assert "deep" in str(tree["package"]["refr"])
+    one = (await h.client.get("/v1/policies/extra.rego", headers=h.auth(api.reader))).json()
+    assert one["result"]["ast"] == tree

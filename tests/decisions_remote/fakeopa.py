@@ -12,6 +12,7 @@ import contextlib
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -27,6 +28,7 @@ class FakeOpa:
     ssl_context: ssl.SSLContext | None = None
     port: int = 0
     seen: list[tuple[str, Any]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # query strings of data requests
     health_checks: int = 0
     authorizations: list[str] = field(default_factory=list)
     in_flight: int = 0
@@ -99,9 +101,11 @@ class FakeOpa:
             if self.mode in ("error", "drop"):
                 return None if self.mode == "drop" else response(500, {"code": "unhealthy"})
             return response(200, {})
+        path, _, query = path.partition("?")
         if not path.startswith("/v1/data/") or method != "POST":
             return response(404, {"code": "not_found", "message": path})
         data_path = path.removeprefix("/v1/data/")
+        self.queries.append(query)
         doc = orjson.loads(body) if body else {}
         self.seen.append((data_path, doc.get("input")))
         self.in_flight += 1
@@ -118,6 +122,10 @@ class FakeOpa:
             self.in_flight -= 1
         if data_path == "bad/query":
             return response(400, {"code": "invalid_parameter", "message": "bad input"})
+        explain = parse_qs(query).get("explain")
+        if explain:  # an explanation that says which mode and pretty form were asked for
+            trace = [f"explain={explain[0]}", f"query={query}"]
+            return response(200, {"result": self.results.get(data_path), "explanation": trace})
         if data_path in self.results:
             return response(200, {"result": self.results[data_path]})
         if data_path.endswith("undefined"):

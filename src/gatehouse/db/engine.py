@@ -29,7 +29,15 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+def _loads(value: str | bytes | int | float) -> Any:
+    """JSON columns are read with orjson. SQLite gives a bare number back as a number: a column
+    declared `JSON` has numeric affinity, so a stored `1` or `1.5` comes back converted."""
+    if isinstance(value, (str, bytes)):
+        return orjson.loads(value)
+    return value
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
-from gatehouse.decisions import inputs, localdata, opa, policies
+from gatehouse.decisions import default, explanations, inputs, localdata, opa, policies
 from gatehouse.decisions.schemas import DecisionSettings
 from gatehouse.decisions.service import Answer, decide
 from gatehouse.kit.fastpath import FastRouter
@@ -23,13 +23,39 @@ from gatehouse.services import Services, client_ip
 SETTINGS = "/v1/decision-settings"
 DATA = "/v1/data"
 POLICIES = "/v1/policies"
-PREFIXES = (DATA, POLICIES)
+ROOT = "/"
+PREFIXES = (DATA, POLICIES, ROOT)
 Flag = Annotated[bool, Query(description="OPA's flag of the same name.")]
-EXPLAIN = ("", "off")
 # The query strings a fast POST /v1/data answers itself (any other takes the documented route).
 PLAIN_FLAGS = {b"metrics", b"pretty"}
 PLAIN_VALUES = {b"true": True, b"false": False}
+Explain = Annotated[
+    str,
+    Query(
+        description="OPA's explanation (`notes`, `fails`, `full`, `debug`; other values are "
+        "ignored, as OPA ignores them): passed on to a tenant's remote OPA, whose "
+        "`explanation` is returned; 400 for a tenant the embedded engine serves (it records "
+        "no trace)."
+    ),
+]
 EVALUATED = opa.responses(400, 500)
+DEFAULT_DECIDED: dict[int | str, dict[str, Any]] = {
+    **opa.responses(400, 500),
+    200: {
+        "description": "The default decision's value, bare (no `result` wrapper).",
+        "content": {"application/json": {"schema": {}}},
+    },
+    404: {
+        **opa.ERROR_SCHEMA,
+        "description": "The default decision is undefined (OPA's `undefined_document`).",
+    },
+}
+ROOT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "description": 'The input itself (not wrapped in `{"input": ...}`); optional.',
+        "content": {"application/json": {"schema": {}}},
+    }
+}
 INPUT_BODY: dict[str, Any] = {
     "requestBody": {
         "description": 'OPA\'s `{"input": ...}`; the input is optional.',
@@ -54,23 +80,20 @@ def dumps(doc: Any, pretty: bool) -> Response:
     return Response(orjson.dumps(doc, option=option), media_type="application/json")
 
 
-def shaped(answer: Answer, metrics: bool, pretty: bool) -> Response:
-    """OPA's Data API response: `result` only when defined, `decision_id`, `metrics` if asked."""
+def shape(answer: Answer, metrics: bool) -> dict[str, Any]:
+    """OPA's Data API document: `result` only when defined, `decision_id`, `metrics` if asked."""
     doc: dict[str, Any] = {}
     if answer.decision.defined:
         doc["result"] = answer.decision.result
     doc["decision_id"] = answer.decision_id
     if metrics:
         doc["metrics"] = answer.metrics
-    return dumps(doc, pretty)
+    return doc
 
 
-def refuse_explain(explain: str) -> None:
-    """`?explain` traces are not produced by the embedded engine: OPA's 400."""
-    if explain not in EXPLAIN:
-        raise opa.error(
-            400, "invalid_parameter", "explain is not supported by Gatehouse's embedded engine"
-        )
+def shaped(answer: Answer, metrics: bool, pretty: bool) -> Response:
+    """OPA's Data API response."""
+    return dumps(shape(answer, metrics), pretty)
 
 
 def plain_flags(query: bytes) -> dict[bytes, bool] | None:
@@ -114,16 +137,30 @@ def build_router(svc: Services) -> FastRouter:
         )
         return shaped(answer, metrics, pretty)
 
+    async def explained(
+        request: Request, asked: explanations.Asked, started: int, parsed_ns: int, metrics: bool
+    ) -> Response:
+        """OPA's explain modes: the tenant's remote OPA answers with its `explanation`."""
+        answer, explanation = await explanations.explained(
+            svc, asked, started, parsed_ns, client_ip(request)
+        )
+        doc = shape(answer, metrics)
+        if explanation is not None:
+            doc["explanation"] = explanation
+        return dumps(doc, pretty=asked.pretty)
+
     async def post_data(
         request: Request, who: Principal, path: str, metrics: bool, pretty: bool, explain: str
     ) -> Response:
         started = time.perf_counter_ns()
-        refuse_explain(explain)
         raw = await request.body()
         value = inputs.input_of(
             raw, settings.decisions_max_input_depth, settings.decisions_max_input_nodes
         )
         parsed = time.perf_counter_ns() - started
+        if explain and explain in explanations.MODES:  # OPA ignores other values
+            asked = explanations.Asked(who.tenant_id, path, value, explain, pretty)
+            return await explained(request, asked, started, parsed, metrics)
         return await evaluate(request, who, path, value, parsed, started, metrics, pretty)
 
     async def get_data(
@@ -136,13 +173,15 @@ def build_router(svc: Services) -> FastRouter:
         explain: str,
     ) -> Response:
         started = time.perf_counter_ns()
-        refuse_explain(explain)
         value = inputs.parse(input.encode(), "input document") if input else None
         if value is not None:
             inputs.check_size(
                 value, settings.decisions_max_input_depth, settings.decisions_max_input_nodes
             )
         parsed = time.perf_counter_ns() - started
+        if explain and explain in explanations.MODES:  # OPA ignores other values
+            asked = explanations.Asked(who.tenant_id, path, value, explain, pretty)
+            return await explained(request, asked, started, parsed, metrics)
         return await evaluate(request, who, path, value, parsed, started, metrics, pretty)
 
     @router.post(
@@ -157,7 +196,7 @@ def build_router(svc: Services) -> FastRouter:
         path: str,
         metrics: Flag = False,
         pretty: Flag = False,
-        explain: str = "",
+        explain: Explain = "",
     ) -> Response:
         """OPA's Data API: the value of `data.<path>` for the input, `{"result": ...,
         "decision_id": ...}`; no `result` when undefined. The input's `subject` is enriched
@@ -175,7 +214,7 @@ def build_router(svc: Services) -> FastRouter:
         who: Evaluator,
         metrics: Flag = False,
         pretty: Flag = False,
-        explain: str = "",
+        explain: Explain = "",
     ) -> Response:
         """OPA's Data API at the root: every document and rule value."""
         return await post_data(request, who, "", metrics, pretty, explain)
@@ -188,7 +227,7 @@ def build_router(svc: Services) -> FastRouter:
         input: Annotated[str | None, Query(description="The input as JSON.")] = None,
         metrics: Flag = False,
         pretty: Flag = False,
-        explain: str = "",
+        explain: Explain = "",
     ) -> Response:
         """OPA's Data API with GET: no input unless `?input=` carries one as JSON."""
         return await get_data(request, who, path, input, metrics, pretty, explain)
@@ -200,10 +239,42 @@ def build_router(svc: Services) -> FastRouter:
         input: Annotated[str | None, Query(description="The input as JSON.")] = None,
         metrics: Flag = False,
         pretty: Flag = False,
-        explain: str = "",
+        explain: Explain = "",
     ) -> Response:
         """OPA's Data API with GET at the root."""
         return await get_data(request, who, "", input, metrics, pretty, explain)
+
+    @router.post(
+        ROOT,
+        summary="Evaluate the default decision",
+        openapi_extra=ROOT_BODY,
+        responses=DEFAULT_DECIDED,
+    )
+    async def default_decision(request: Request, who: Evaluator, pretty: Flag = False) -> Response:
+        """OPA's Query API with the default decision: the body is the input (not wrapped in
+        `{"input": ...}`), and the answer is the bare value of the tenant's default decision
+        (`/system/main` unless its decision configuration names another); 404
+        `undefined_document` when it is undefined. Enriched and logged like `/v1/data`."""
+        started = time.perf_counter_ns()
+        value = default.body_input(
+            await request.body(),
+            settings.decisions_max_input_depth,
+            settings.decisions_max_input_nodes,
+        )
+        parsed = time.perf_counter_ns() - started
+        path = svc.decision_router.default_decision(who.tenant_id)
+        answer = await decide(
+            svc,
+            who.tenant_id,
+            path,
+            value,
+            started_ns=started,
+            parsed_ns=parsed,
+            requested_by=client_ip(request),
+        )
+        if not answer.decision.defined:
+            raise default.undefined(path)
+        return dumps(answer.decision.result, pretty)
 
     @router.put(
         DATA + "/{path:path}",
@@ -255,21 +326,23 @@ def build_router(svc: Services) -> FastRouter:
 
     @router.get(POLICIES, summary="List policies", responses=opa.responses())
     async def policies_list(who: PolicyReader, pretty: Flag = False) -> Response:
-        """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw"}]}`."""
+        """OPA's Policy API: every policy module of the tenant, `{"result": [{"id", "raw",
+        "ast"}]}`; `ast` is regorus's syntax tree of the module, not OPA's AST shape."""
         async with svc.read() as session:
             found = await policies.all_of(session, who.tenant_id)
-        return dumps({"result": [{"id": p.id, "raw": p.raw} for p in found]}, pretty)
+        return dumps({"result": [policies.document(p) for p in found]}, pretty)
 
     @router.get(
         POLICIES + "/{policy_id:path}", summary="Read a policy", responses=opa.responses(404)
     )
     async def policy_get(who: PolicyReader, policy_id: str, pretty: Flag = False) -> Response:
-        """One policy module, `{"result": {"id", "raw"}}`."""
+        """One policy module, `{"result": {"id", "raw", "ast"}}` (`ast`: regorus's syntax tree,
+        not OPA's AST shape)."""
         async with svc.read() as session:
             found = await policies.one(session, who.tenant_id, policy_id)
         if found is None:
             raise policies.not_found(policy_id)
-        return dumps({"result": {"id": found.id, "raw": found.raw}}, pretty)
+        return dumps({"result": policies.document(found)}, pretty)
 
     @router.put(
         POLICIES + "/{policy_id:path}",

@@ -17,6 +17,7 @@ CODES = {
     401: "unauthorized",
     403: "unauthorized",
     404: "resource_not_found",
+    405: "invalid_operation",
     409: "resource_conflict",
     413: "invalid_parameter",
     415: "invalid_parameter",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.decisions import opa
-from gatehouse.decisions.embedded.compiler import check, package_of
+from gatehouse.decisions.embedded.compiler import check, package_of, syntax_tree
 from gatehouse.decisions.models import Policy, PolicyVersion
 from gatehouse.events.service import emit
 from gatehouse.kit.problems import Problem
@@ -32,6 +33,11 @@ def checked_id(policy_id: str) -> str:
     if not normal or normal.startswith("..") or len(policy_id) > MAX_ID or "\x00" in policy_id:
         raise opa.error(400, "invalid_parameter", f"invalid policy id {policy_id!r}")
     return policy_id
+
+
+def document(policy: Policy) -> dict[str, Any]:
+    """OPA's policy object: `id`, `raw` and `ast` (regorus's syntax tree of the module)."""
+    return {"id": policy.id, "raw": policy.raw, "ast": syntax_tree(policy.id, policy.raw)}
 
 
 async def all_of(session: AsyncSession, tenant: str) -> Sequence[Policy]:

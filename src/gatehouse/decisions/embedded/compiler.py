@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import regorus
 
 from gatehouse.decisions import opa
@@ -66,3 +67,14 @@ def check(modules: dict[str, str], changed: str, rego_v0: bool = False) -> None:
         raise opa.error(
             400, "invalid_parameter", COMPILE_MESSAGE, opa_errors=[parse_error(str(exc))]
         ) from None
+
+
+def syntax_tree(policy_id: str, raw: str) -> Any:
+    """The module's abstract syntax tree as regorus exports it (not OPA's AST shape); None
+    when regorus cannot parse it (a module stored under an older parser)."""
+    try:
+        exported = engine_with([(policy_id, raw)]).get_ast_as_json()
+    except RuntimeError:
+        return None
+    modules = orjson.loads(exported)
+    return modules[0].get("ast") if modules else None

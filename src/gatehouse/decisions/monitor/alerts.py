@@ -1,7 +1,8 @@
 """Alerts: each tenant's counts over a sliding window against its thresholds.
 
 Crossing a threshold writes `alert.raised` to the outbox (so webhooks can deliver it); coming
-back under it writes `alert.cleared`. An alert stays raised, without another event, until then.
+back under it writes `alert.cleared`. An alert stays raised, without another event, until then
+(its `value` follows the latest window, its `since` stays).
 A window without the traffic a threshold needs (no decisions, no cacheable ones) does not cross.
 """
 
@@ -100,7 +101,9 @@ class Alerts:
             if now_crossed and name not in raised:
                 raised[name] = {**payload, "since": datetime.now(UTC).isoformat()}
                 events.append(("alert.raised", name, payload))
-            elif not now_crossed and name in raised:
+            elif now_crossed:  # still raised: the latest value, no new event
+                raised[name] = {**raised[name], "threshold": threshold, "value": value}
+            elif name in raised:
                 del raised[name]
                 events.append(("alert.cleared", name, payload))
         if events:

@@ -47,6 +47,8 @@ class Answer:
 
     defined: bool
     result: Any
+    # OPA's `explanation`, when the query asked for one (`?explain=`).
+    explanation: Any = None
 
 
 class Endpoint:
@@ -94,13 +96,15 @@ class Endpoint:
         """Whether a request may go here: not known to be down, and the breaker admits calls."""
         return self.health.healthy is not False and self.breaker.available()
 
-    async def query(self, path: str, body: bytes) -> Answer:
-        """POST the input to `/v1/data/{path}`; Unanswered when another endpoint should try."""
+    async def query(self, path: str, body: bytes, params: dict[str, str] | None = None) -> Answer:
+        """POST the input to `/v1/data/{path}` (with `params` as the query string, when given);
+        Unanswered when another endpoint should try."""
         started = time.perf_counter()
         self.requests += 1
         try:
             async with asyncio.timeout(self.request_timeout):
-                response = await next(self.turn).post(f"/v1/data/{path}", content=body)
+                client = next(self.turn)
+                response = await client.post(f"/v1/data/{path}", content=body, params=params)
             if response.status_code >= 500 or response.status_code in UNAVAILABLE:
                 raise Unanswered(f"HTTP {response.status_code} from {self.url}")
             doc = orjson.loads(response.content) if response.content else {}
@@ -119,7 +123,7 @@ class Endpoint:
             raise refused(response.status_code, doc)
         if not isinstance(doc, dict):
             raise EvaluationError("remote_error", f"{self.url} answered with a non-object", 502)
-        return Answer("result" in doc, doc.get("result"))
+        return Answer("result" in doc, doc.get("result"), doc.get("explanation"))
 
     def failed(self, error: str) -> None:
         """Count a request that got no usable answer."""

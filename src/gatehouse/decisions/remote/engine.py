@@ -52,8 +52,11 @@ class RemoteEngine:
         """
         return "/".join(quote(p, safe="") for p in [*self.package, *segments(path)])
 
-    async def ask(self, path: str, input: Any) -> tuple[Answer, Endpoint]:
-        """The first answer among the usable endpoints, in balancing order."""
+    async def ask(
+        self, path: str, input: Any, params: dict[str, str] | None = None
+    ) -> tuple[Answer, Endpoint]:
+        """The first answer among the usable endpoints, in balancing order (`params`: OPA's
+        query parameters to pass on, such as `explain`)."""
         body = orjson.dumps({"input": input})
         remote = self.remote_path(path)
         self.in_flight += 1
@@ -64,7 +67,7 @@ class RemoteEngine:
                 if slot is None:  # its half-open trials were taken while we waited
                     continue
                 try:
-                    answer = await endpoint.query(remote, body)
+                    answer = await endpoint.query(remote, body, params)
                 except Unanswered as exc:
                     endpoint.breaker.record(slot, ok=False)
                     log.debug("remote OPA did not answer", endpoint=endpoint.url, error=str(exc))

@@ -106,9 +106,10 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.get("/health", responses=problems(404))
     async def get_tenant_health(tenant_id: str, request: Request, who: Caller) -> TenantHealth:
-        """Per-endpoint health, breaker state, failures, last check and error, latency."""
+        """Per-endpoint health, breaker state, failures, last check and error, latency; and the
+        tenant's alerts raised now (threshold, value, since)."""
         await admit(request, who, tenant_id, "policies:read")
         route = svc.decision_router.routes.get(tenant_id)
-        return tenant_health(tenant_id, route)
+        return tenant_health(tenant_id, route, svc.alerts.state().get(tenant_id, {}))
 
     return router

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from gatehouse.decisions.remote.endpoint import Endpoint
 from gatehouse.decisions.routing.router import COUNTS, Route
-from gatehouse.decisions.routing.schemas import EndpointHealth, TenantHealth
+from gatehouse.decisions.routing.schemas import EndpointHealth, RaisedAlert, TenantHealth
 
 
 def endpoint_health(endpoint: Endpoint) -> EndpointHealth:
@@ -25,8 +28,12 @@ def endpoint_health(endpoint: Endpoint) -> EndpointHealth:
     )
 
 
-def tenant_health(tenant_id: str, route: Route | None) -> TenantHealth:
-    """Every endpoint of a tenant, keyed by URL; embedded tenants have none."""
+def tenant_health(
+    tenant_id: str, route: Route | None, raised: Mapping[str, Mapping[str, Any]]
+) -> TenantHealth:
+    """Every endpoint of a tenant, keyed by URL (embedded tenants have none), and the alerts
+    raised now (`raised`: the alert evaluator's state of the tenant)."""
+    alerts = [RaisedAlert.model_validate(raised[name]) for name in sorted(raised)]
     if route is None:
         return TenantHealth(
             tenant_id=tenant_id,
@@ -36,6 +43,7 @@ def tenant_health(tenant_id: str, route: Route | None) -> TenantHealth:
             healthy=True,
             endpoints={},
             metrics={},
+            alerts=alerts,
         )
     endpoints = route.engine.endpoints if route.engine else []
     routing = route.routing
@@ -47,4 +55,5 @@ def tenant_health(tenant_id: str, route: Route | None) -> TenantHealth:
         healthy=route.engine is None or any(e.usable() for e in endpoints),
         endpoints={e.url: endpoint_health(e) for e in endpoints},
         metrics={name: route.counts[name] for name in COUNTS},
+        alerts=alerts,
     )

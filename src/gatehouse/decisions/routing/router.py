@@ -19,7 +19,7 @@ from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.decisions.remote.engine import NoEndpointAnswered, RemoteEngine
 from gatehouse.decisions.routing import basic
 from gatehouse.decisions.routing.models import DecisionConfig
-from gatehouse.decisions.routing.schemas import data_path
+from gatehouse.decisions.routing.schemas import DEFAULT_DECISION, data_path
 from gatehouse.decisions.routing.service import find
 from gatehouse.decisions.routing.tenant import TenantRouting, routing_of
 from gatehouse.decisions.types import Decision, DecisionEngine, EvaluationError
@@ -73,16 +73,48 @@ class DecisionRouter:
         route = self.routes.get(tenant_id)
         if route is None or route.engine is None:
             return await self.local.evaluate(tenant_id, path, input)
+        return (await self._ask(route, route.engine, path, input, None))[0]
+
+    def default_decision(self, tenant_id: str) -> str:
+        """The rule OPA's `POST /` evaluates for the tenant (`/system/main` unless configured)."""
+        route = self.routes.get(tenant_id)
+        return route.routing.default_decision if route is not None else DEFAULT_DECISION
+
+    def remote(self, tenant_id: str) -> bool:
+        """Whether the tenant's decisions go to remote OPAs."""
+        route = self.routes.get(tenant_id)
+        return route is not None and route.engine is not None
+
+    async def explain(
+        self, tenant_id: str, path: str, input: Any, params: dict[str, str]
+    ) -> tuple[Decision, Any] | None:
+        """A remote tenant's decision with its OPA's `explanation` (`params` passed on; a
+        fallback's answer has none); None when the tenant does not decide remotely."""
+        route = self.routes.get(tenant_id)
+        if route is None or route.engine is None:
+            return None
+        return await self._ask(route, route.engine, path, input, params)
+
+    async def _ask(
+        self,
+        route: Route,
+        engine: RemoteEngine,
+        path: str,
+        input: Any,
+        params: dict[str, str] | None,
+    ) -> tuple[Decision, Any]:
+        """The remote answer (and its explanation), or the fallback's when no OPA answered."""
         route.counts["decisions"] += 1
         try:
-            answer, endpoint = await route.engine.ask(path, input)
+            answer, endpoint = await engine.ask(path, input, params)
         except NoEndpointAnswered:
             route.counts["fallbacks"] += 1
-            return await self.fallback(route.routing, path, input)
+            return await self.fallback(route.routing, path, input), None
         except EvaluationError:
             route.counts["errors"] += 1
             raise
-        return Decision(answer.defined, answer.result, engine="remote", endpoint=endpoint.url)
+        decision = Decision(answer.defined, answer.result, engine="remote", endpoint=endpoint.url)
+        return decision, answer.explanation
 
     async def fallback(self, routing: TenantRouting, path: str, input: Any) -> Decision:
         """The answer when no endpoint could give one, as the tenant chose."""

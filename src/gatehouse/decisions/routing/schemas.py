@@ -16,6 +16,8 @@ Fallback = Literal["deny", "basic", "embedded"]
 Balancing = Literal["round_robin", "health_based"]
 MAX_ENDPOINTS = 16
 SECRET_FIELDS = ("bearer_token", "client_key")
+DEFAULT_DECISION = "/system/main"
+DECISION_PATH = r"^/?[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
 
 
 def data_path(path: str) -> str:
@@ -109,6 +111,18 @@ class DecisionConfigIn(Strict):
     basic_grants: dict[str, list[str]] = Field(
         default_factory=dict, description="`basic` fallback: role or group -> permissions."
     )
+    default_decision: str = Field(
+        DEFAULT_DECISION,
+        pattern=DECISION_PATH,
+        max_length=500,
+        description="The rule OPA's `POST /` evaluates (OPA's `default_decision`, slash "
+        "separated under `data`).",
+    )
+
+    @field_validator("default_decision")
+    @classmethod
+    def _rooted(cls, value: str) -> str:
+        return "/" + value.strip("/")
 
     @field_validator("opa_endpoints", mode="before")
     @classmethod
@@ -153,6 +167,7 @@ class DecisionConfigPatch(Strict):
     fallback_mode: str | None = None
     deny_results: dict[str, Any] | None = None
     basic_grants: dict[str, list[str]] | None = None
+    default_decision: str | None = None
 
 
 class EndpointOut(BaseModel):
@@ -182,6 +197,7 @@ class DecisionConfigOut(BaseModel):
     fallback_mode: Fallback
     deny_results: dict[str, Any]
     basic_grants: dict[str, list[str]]
+    default_decision: str
     version: int
     updated_at: datetime | None
 
@@ -202,6 +218,16 @@ class EndpointHealth(BaseModel):
     last_success: datetime | None
 
 
+class RaisedAlert(BaseModel):
+    """An alert threshold the tenant's decisions cross now (as this process counts them)."""
+
+    alert: Literal["failure_rate", "response_time", "cache_hit_rate", "policy_violations"]
+    threshold: float
+    value: float | None = Field(description="The measure over the latest window.")
+    window_seconds: float
+    since: datetime = Field(description="When it was raised.")
+
+
 class TenantHealth(BaseModel):
     """A tenant's decision routing as this process sees it (reference: get_tenant_health)."""
 
@@ -212,3 +238,8 @@ class TenantHealth(BaseModel):
     healthy: bool = Field(description="At least one endpoint can take requests (remote mode).")
     endpoints: dict[str, EndpointHealth]
     metrics: dict[str, int]
+    alerts: list[RaisedAlert] = Field(
+        default_factory=list,
+        description="The alert thresholds (`/v1/decision-settings/alerts`) raised now, "
+        "evaluated every `GATEHOUSE_ALERTS_INTERVAL_SECONDS` over this process's decisions.",
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.decisions.remote.spec import BreakerSpec, EndpointSpec, HealthCheckSpec, RemoteSpec
 from gatehouse.decisions.routing.models import DecisionConfig, context
-from gatehouse.decisions.routing.schemas import DecisionConfigIn
+from gatehouse.decisions.routing.schemas import DEFAULT_DECISION, DecisionConfigIn
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import open_value
 
@@ -25,6 +25,7 @@ class TenantRouting:
     remote: RemoteSpec | None
     deny_results: dict[str, Any] = field(default_factory=dict)
     basic_grants: dict[str, list[str]] = field(default_factory=dict)
+    default_decision: str = DEFAULT_DECISION
 
 
 async def routing_of(session: AsyncSession, row: DecisionConfig, ring: KeyRing) -> TenantRouting:
@@ -68,4 +69,5 @@ async def routing_of(session: AsyncSession, row: DecisionConfig, ring: KeyRing) 
         remote=remote,
         deny_results=body.deny_results,
         basic_grants=body.basic_grants,
+        default_decision=body.default_decision,
     )
