@@ -4,24 +4,34 @@ from typing import Any
 
 from sqlalchemy import text
 
+from gatehouse.events.catalog import NAMES
 from tests.conftest import BOTH, Harness
 from tests.webhooks.conftest import Receiver, endpoint, tenant_auth
 
 BASE = "/v1/integration/webhooks"
+ISSUE_TYPES = [
+    "sync.started",
+    "sync.completed",
+    "sync.failed",
+    "bundle.published",
+    "opal.published",
+    "token.created",
+    "token.revoked",
+]
 
 
 async def test_event_types_list_schemas(harness: Harness) -> None:
-    """Every type has a JSON Schema; those nothing emits yet say so."""
+    """Every type of the catalog is listed with its JSON Schema, the issue's ones included."""
     auth = await tenant_auth(harness)
     r = await harness.client.get(f"{BASE}/event-types", headers=auth)
     assert r.status_code == 200, r.text
     types = {t["name"]: t for t in r.json()}
-    assert types["identity.created"]["future"] is False
+    assert set(types) == NAMES
     assert types["identity.created"]["schema"]["type"] == "object"
     assert types["membership.added"]["schema"]["required"][0] == "group_id"
-    assert types["bundle.published"]["future"] is True
-    assert types["endpoint.disabled"]["future"] is False
-    assert types["alert.raised"]["future"] is False
+    for name in ISSUE_TYPES:
+        assert types[name]["schema"]["additionalProperties"] is False, name
+        assert set(types[name]) == {"name", "description", "schema"}
 
 
 @BOTH

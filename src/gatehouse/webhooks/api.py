@@ -67,9 +67,7 @@ def build_router(svc: Services) -> APIRouter:
     async def event_types(who: Reader) -> list[EventTypeOut]:
         """Every event type an endpoint can subscribe to, with the JSON Schema of its data."""
         return [
-            EventTypeOut(
-                name=e.name, description=e.description, future=e.future, data_schema=e.schema
-            )
+            EventTypeOut(name=e.name, description=e.description, data_schema=e.schema)
             for e in catalog.CATALOG
         ]
 

@@ -17,7 +17,6 @@ class EventTypeOut(BaseModel):
 
     name: str
     description: str
-    future: bool = Field(description="Listed so filters may name it; nothing emits it yet.")
     data_schema: dict[str, Any] = Field(alias="schema")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
