@@ -74,6 +74,10 @@ async def test_no_secret_anywhere(settings: Settings, backend: str, log_lines: i
         report = {"update_id": "u", "reports": [{"entry": entry, "fetched": True, "saved": True}]}
         await call("POST", "/opal/reports/acme", admin, json=report)
         await call("GET", "/pip/opal/status", admin)
+        hook = {"url": "https://hooks.example.com/in", "headers": {"Authorization": VALUE}}
+        endpoint = await call("POST", "/v1/integration/webhooks", admin, json=hook)
+        await call("PATCH", f"/v1/integration/webhooks/{endpoint['id']}", admin, json=hook)
+        await call("GET", "/v1/integration/webhooks", admin)
         secrets.append(settings.key_file.read_text().strip())
     stored = stored_bytes(settings, backend)
     logs = log_lines.getvalue()

@@ -40,7 +40,7 @@ async def prepare(settings: Settings, *, demo: bool, new_token: bool = False) ->
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     try:
-        await migrate.upgrade(db.engine)
+        await migrate.upgrade(db.engine, settings=settings)
         revision = await migrate.current(db.engine)
         async with db.transaction() as session:
             await load_keyring(session, settings)

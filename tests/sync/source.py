@@ -3,8 +3,10 @@ would write one, with failures to inject (the real connectors have their own tes
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gatehouse.connectors.protocol import (
@@ -158,3 +160,19 @@ async def run_job(
         done = await s.get(SyncRun, run.id, execution_options={TENANT: tenant})
         assert done is not None
         return done
+
+
+def sqlite_people(home: Path, people: int = 5) -> Path:
+    """A SQLite source in the home's source directory whose `people` table has rows 1..n
+    (`user<n>`, `user<n>@example.com`); called again, it adds the rows it lacks."""
+    path = home / "sources" / "hr.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, login TEXT, email TEXT)"
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO people VALUES (?, ?, ?)",
+            ((n, f"user{n}", f"user{n}@example.com") for n in range(1, people + 1)),
+        )
+    return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.models import Identity, RecordVersion
 from gatehouse.sync.models import SyncRun
 from tests.conftest import BOTH, Harness, started
+from tests.sync.source import sqlite_people
 
 pytestmark = BOTH
 ROWS = 12_000
@@ -26,19 +26,6 @@ PEOPLE = {
     "external_id": "id",
     "fields": {"user_name": "login", "email": {"from": "email", "steps": ["email"]}},
 }
-
-
-def _source(home: Path) -> Path:
-    """A SQLite source with ROWS people, in the home's source directory."""
-    path = home / "sources" / "hr.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, login TEXT, email TEXT)")
-        conn.executemany(
-            "INSERT INTO people VALUES (?, ?, ?)",
-            ((n, f"user{n}", f"user{n}@example.com") for n in range(1, ROWS + 1)),
-        )
-    return path
 
 
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -80,7 +67,7 @@ async def test_a_killed_worker_s_run_is_resumed_by_another(settings: Settings) -
     async with started(settings) as h:
         await h.tenant("acme")
         auth = h.auth(await h.token("acme", "connections:write"))
-        _source(settings.home)
+        sqlite_people(settings.home, ROWS)
         made = await h.client.post(
             "/pip/connections",
             json={

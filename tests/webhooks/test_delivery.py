@@ -97,14 +97,22 @@ async def test_retries_follow_the_schedule(
     assert receiver.rejected == 0
 
 
+async def failed_once(
+    h: Harness, receiver: Receiver, status: int
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A `no_retry` endpoint whose one message was answered `status`: (auth, endpoint)."""
+    auth = await tenant_auth(h)
+    made = await endpoint(h, auth, receiver, retry_policy="no_retry")
+    receiver.replies = [answer(status)]
+    await add_user(h, auth)
+    await h.svc.webhooks.tick()
+    return auth, made
+
+
 async def test_no_retry_and_max_retries(manual: tuple[Harness, Clock], receiver: Receiver) -> None:
     """`no_retry` gives up after one attempt."""
     h, clock = manual
-    auth = await tenant_auth(h)
-    made = await endpoint(h, auth, receiver, retry_policy="no_retry")
-    receiver.replies = [answer(503)]
-    await add_user(h, auth)
-    await h.svc.webhooks.tick()
+    auth, made = await failed_once(h, receiver, 503)
     clock.advance(100_000)
     await h.svc.webhooks.tick()
     page = await attempts(h, auth, made["id"])
@@ -356,3 +364,32 @@ async def test_ordered_endpoint_gets_one_message_at_a_time(
         await h.svc.webhooks.tick()
     names = [m["data"]["after"]["user_name"] for m in receiver.verified]
     assert names == ["first", "first", "second", "third"]
+
+
+async def test_a_resend_is_a_new_series_and_the_old_attempts_stay(
+    manual: tuple[Harness, Clock], receiver: Receiver
+) -> None:
+    """A resend counts its attempts afresh under the next series, with the same message id;
+    GET .../deliveries keeps listing the attempts of the earlier series."""
+    h, _ = manual
+    auth, made = await failed_once(h, receiver, 500)
+    (failed,) = (await attempts(h, auth, made["id"]))["items"]
+    assert (failed["series"], failed["attempt"], failed["succeeded"]) == (1, 1, False)
+    delivery = failed["delivery_id"]
+    resend = f"{BASE}/{made['id']}/deliveries/{delivery}/resend"
+    resent = (await h.client.post(resend, headers=auth)).json()
+    assert (resent["series"], resent["attempts"], resent["status"]) == (2, 0, "pending")
+    assert await h.svc.webhooks.tick() == 1
+    assert (await h.client.post(resend, headers=auth)).json()["series"] == 3
+    receiver.replies = [answer(500)]
+    await h.svc.webhooks.tick()
+    page = await attempts(h, auth, made["id"])
+    assert [
+        (a["delivery_id"], a["series"], a["attempt"], a["succeeded"]) for a in page["items"]
+    ] == [
+        (delivery, 1, 1, False),
+        (delivery, 2, 1, True),
+        (delivery, 3, 1, False),
+    ]
+    assert page["attempts"] == 3 and page["success_rate"] == round(1 / 3, 4)
+    assert len({headers["webhook-id"] for headers in receiver.headers}) == 1

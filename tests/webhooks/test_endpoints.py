@@ -4,24 +4,35 @@ from typing import Any
 
 from sqlalchemy import text
 
+from gatehouse.events.catalog import NAMES
 from tests.conftest import BOTH, Harness
-from tests.webhooks.conftest import Receiver, endpoint, tenant_auth
+from tests.opal.conftest import eventually
+from tests.webhooks.conftest import Receiver, add_user, endpoint, tenant_auth
 
 BASE = "/v1/integration/webhooks"
+ISSUE_TYPES = [
+    "sync.started",
+    "sync.completed",
+    "sync.failed",
+    "bundle.published",
+    "opal.published",
+    "token.created",
+    "token.revoked",
+]
 
 
 async def test_event_types_list_schemas(harness: Harness) -> None:
-    """Every type has a JSON Schema; those nothing emits yet say so."""
+    """Every type of the catalog is listed with its JSON Schema, the issue's ones included."""
     auth = await tenant_auth(harness)
     r = await harness.client.get(f"{BASE}/event-types", headers=auth)
     assert r.status_code == 200, r.text
     types = {t["name"]: t for t in r.json()}
-    assert types["identity.created"]["future"] is False
+    assert set(types) == NAMES
     assert types["identity.created"]["schema"]["type"] == "object"
     assert types["membership.added"]["schema"]["required"][0] == "group_id"
-    assert types["bundle.published"]["future"] is True
-    assert types["endpoint.disabled"]["future"] is False
-    assert types["alert.raised"]["future"] is False
+    for name in ISSUE_TYPES:
+        assert types[name]["schema"]["additionalProperties"] is False, name
+        assert set(types[name]) == {"name", "description", "schema"}
 
 
 @BOTH
@@ -57,6 +68,47 @@ async def test_create_read_patch_delete(harness: Harness, receiver: Receiver) ->
     assert {"webhook.create", "webhook.update"} <= set(actions)
     assert (await c.delete(f"{BASE}/{made['id']}", headers=auth)).status_code == 204
     assert (await c.get(f"{BASE}/{made['id']}", headers=auth)).status_code == 404
+
+
+@BOTH
+async def test_custom_headers_are_sealed_at_rest(harness: Harness, receiver: Receiver) -> None:
+    """Header values are in no column of the endpoint's row nor in its audit entries, yet
+    shown as before (secret-named ones masked) and sent as set; a PATCH re-seals them."""
+    auth = await tenant_auth(harness)
+    c = harness.client
+    made = await endpoint(
+        harness,
+        auth,
+        receiver,
+        headers={"X-Team": "team-crimson-7", "Authorization": "Bearer hush-hush-42"},
+    )
+    assert made["headers"] == {"X-Team": "team-crimson-7", "Authorization": "***"}
+
+    async def stored() -> str:
+        async with harness.svc.db.transaction(write=False) as s:
+            row = (await s.execute(text("SELECT * FROM webhook_endpoints"))).one()
+            audit = (await s.execute(text("SELECT * FROM audit_log"))).all()
+        assert str(row._mapping["headers_sealed"]).startswith("ghx1.")
+        return str(tuple(row)) + str(audit)
+
+    at_rest = await stored()
+    assert "team-crimson-7" not in at_rest and "hush-hush-42" not in at_rest
+    await add_user(harness, auth)
+
+    async def sent() -> dict[str, str] | None:
+        return receiver.headers[-1] if receiver.headers else None
+
+    got = await eventually(sent)
+    assert (got["x-team"], got["authorization"]) == ("team-crimson-7", "Bearer hush-hush-42")
+    patched = await c.patch(
+        f"{BASE}/{made['id']}", json={"headers": {"X-Api-Key": "key-cobalt-9"}}, headers=auth
+    )
+    assert patched.json()["headers"] == {"X-Api-Key": "***"}
+    shown = (await c.get(f"{BASE}/{made['id']}", headers=auth)).json()
+    assert shown["headers"] == {"X-Api-Key": "***"}
+    assert "key-cobalt-9" not in await stored()
+    cleared = await c.patch(f"{BASE}/{made['id']}", json={"headers": {}}, headers=auth)
+    assert cleared.json()["headers"] == {}
 
 
 async def test_invalid_endpoints_refused(harness: Harness, receiver: Receiver) -> None:

@@ -18,6 +18,7 @@ from gatehouse.auth.schemas import TokenCreate, TokenUpdate
 from gatehouse.auth.scopes import PLATFORM_GRANTABLE, PLATFORM_SCOPES, covers
 from gatehouse.db.repository import TenantRepository
 from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.events.service import emit
 from gatehouse.kit.crypto import sha256_hex
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.tenants.models import PLATFORM, Tenant
@@ -43,6 +44,16 @@ def snapshot(token: ApiToken) -> dict[str, Any]:
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
         "rate_limit_per_minute": token.rate_limit_per_minute,
+    }
+
+
+def _announced(token: ApiToken) -> dict[str, Any]:
+    """What `token.*` events say about a token: never its secret, hash or prefix."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": list(token.scopes),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
     }
 
 
@@ -92,6 +103,12 @@ async def create_token(
     )
     await session.flush()
     await audit.record(session, actor, "token.create", "token", token.id, after=snapshot(token))
+    made = {
+        **_announced(token),
+        "created_by": actor.actor,
+        "rate_limit_per_minute": token.rate_limit_per_minute,
+    }
+    emit(session, tenant_id, "token.created", "token", token.id, made)
     return token, secret
 
 
@@ -167,6 +184,12 @@ async def revoke_token(
         await audit.record(
             session, actor, "token.revoke", "token", token.id, before=before, after=snapshot(token)
         )
+        gone = {
+            **_announced(token),
+            "revoked_at": token.revoked_at.isoformat(),
+            "revoked_by": actor.actor,
+        }
+        emit(session, tenant_id, "token.revoked", "token", token.id, gone)
     return token
 
 

@@ -32,8 +32,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
 
     async def go() -> str | None:
-        async with database(settings()) as db:
-            await migrate.upgrade(db.engine, revision)
+        cfg = settings()
+        async with database(cfg) as db:
+            await migrate.upgrade(db.engine, revision, cfg)
             return await migrate.current(db.engine)
 
     console.print(f"database at revision [bold]{run(go())}[/]")
@@ -44,8 +45,9 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, or `base`
     """Revert migrations down to REVISION."""
 
     async def go() -> str | None:
-        async with database(settings()) as db:
-            await migrate.downgrade(db.engine, revision)
+        cfg = settings()
+        async with database(cfg) as db:
+            await migrate.downgrade(db.engine, revision, cfg)
             return await migrate.current(db.engine)
 
     console.print(f"database at revision [bold]{run(go()) or 'base'}[/]")

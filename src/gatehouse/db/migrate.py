@@ -12,28 +12,35 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gatehouse.migrations
+from gatehouse.config import Settings
 
 SCRIPTS = str(Path(gatehouse.migrations.__file__).parent)
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic config pointing at the bundled migrations."""
+def alembic_config(
+    connection: Connection | None = None, settings: Settings | None = None
+) -> Config:
+    """An Alembic config pointing at the bundled migrations; `settings` tell data migrations
+    where the master key is (without them they read the environment)."""
     config = Config()
     config.set_main_option("script_location", SCRIPTS)
     config.attributes["connection"] = connection
+    config.attributes["settings"] = settings
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", settings: Settings | None = None
+) -> None:
     """Bring the schema up to `revision`."""
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c, settings), revision))
 
 
-async def downgrade(engine: AsyncEngine, revision: str) -> None:
+async def downgrade(engine: AsyncEngine, revision: str, settings: Settings | None = None) -> None:
     """Take the schema down to `revision` ("base" removes every table)."""
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c, settings), revision))
 
 
 async def current(engine: AsyncEngine) -> str | None:

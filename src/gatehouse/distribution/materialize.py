@@ -15,9 +15,11 @@ from gatehouse.db.tenancy import TENANT
 from gatehouse.db.upsert import insert_ignore
 from gatehouse.distribution import service
 from gatehouse.distribution.desired import Entry, Path, Scope, build
+from gatehouse.distribution.document import etag_of
 from gatehouse.distribution.graph import GroupGraph, load_graph
 from gatehouse.distribution.models import DocumentState, Fragment, Revision
 from gatehouse.events.models import Event
+from gatehouse.events.service import emit
 from gatehouse.identity.models import Membership
 from gatehouse.identity.rows import chunks, execute_many, table_of
 
@@ -237,9 +239,16 @@ async def write_entries(
 
 
 async def publish(
-    session: AsyncSession, state: DocumentState, revision: int, changed: int, limits: Limits
+    session: AsyncSession,
+    state: DocumentState,
+    revision: int,
+    changed: int,
+    limits: Limits,
+    *,
+    rebuilt: bool = False,
 ) -> None:
-    """Make `revision` current: hash, revision log, and pruning beyond the delta window."""
+    """Make `revision` current: hash, revision log, its `bundle.published` event, and pruning
+    beyond the delta window."""
     tenant = state.tenant_id
     state.revision = revision
     state.content_hash = hashlib.sha256(f"{state.aggregate}|{state.shape}".encode()).hexdigest()
@@ -248,6 +257,15 @@ async def publish(
             tenant_id=tenant, revision=revision, content_hash=state.content_hash, changed=changed
         )
     )
+    data = {
+        "tenant": tenant,
+        "revision": revision,
+        "etag": etag_of(revision, state.content_hash),
+        "content_hash": state.content_hash,
+        "changed": changed,
+        "rebuilt": rebuilt,
+    }
+    emit(session, tenant, "bundle.published", "bundle", tenant, data)
     oldest = revision - limits.delta_window
     if oldest > state.delta_floor:
         state.delta_floor = oldest
@@ -308,5 +326,5 @@ async def refresh(
         state.shape = shape
         state.delta_floor = revision  # paths or signing moved: no delta reaches across
     if changed or new_shape or bump:
-        await publish(session, state, revision, changed, limits)
+        await publish(session, state, revision, changed, limits, rebuilt=new_shape)
     return state, graph

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.repository import TenantRepository
+from gatehouse.events.catalog import require
 from gatehouse.events.models import Event
 
 
@@ -27,7 +28,9 @@ def emit(
 ) -> Event:
     """Stage an event in the caller's transaction: it commits or rolls back with the change."""
     return EventRepository(session, tenant_id).add(
-        Event(type=type_, subject_type=subject_type, subject_id=subject_id, payload=payload)
+        Event(
+            type=require(type_), subject_type=subject_type, subject_id=subject_id, payload=payload
+        )
     )
 
 

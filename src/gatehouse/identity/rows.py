@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.bulk import insert_many, update_many
 from gatehouse.db.tenancy import TENANT
+from gatehouse.events.catalog import require
 from gatehouse.events.models import Event
 from gatehouse.identity.graph import group_names_of_many
 from gatehouse.identity.merge import initial_provenance
@@ -416,7 +417,7 @@ def event_row(
     """An events (outbox) row."""
     return {
         "tenant_id": tenant,
-        "type": kind,
+        "type": require(kind),
         "subject_type": subject_type,
         "subject_id": subject_id,
         "payload": payload,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
+from gatehouse.events.service import emit
 from gatehouse.opal.models import OpalPublish, OpalReport
 
 WAITING = ("pending", "sending")
@@ -110,7 +111,8 @@ async def claim(db: Database, owner: str, lease_seconds: float) -> OpalPublish |
 
 
 async def finish(db: Database, row: OpalPublish, owner: str, **values: Any) -> bool:
-    """Record how an attempt went, if we still hold it; False when the lease was lost."""
+    """Record how an attempt went, if we still hold it (a delivery with its `opal.published`
+    event); False when the lease was lost."""
     async with db.transaction() as session:
         stmt = (
             update(OpalPublish)
@@ -120,7 +122,28 @@ async def finish(db: Database, row: OpalPublish, owner: str, **values: Any) -> b
             .execution_options(**{TENANT: row.tenant_id})
         )
         result = await session.execute(stmt)
-        return getattr(result, "rowcount", 0) == 1
+        held = getattr(result, "rowcount", 0) == 1
+        if held and values.get("status") == "delivered":
+            data = published(row, values)
+            emit(session, row.tenant_id, "opal.published", "opal_update", row.id, data)
+        return held
+
+
+def published(row: OpalPublish, values: dict[str, Any]) -> dict[str, Any]:
+    """The `opal.published` data of a delivered publish (its stored update has no tokens)."""
+    entries = (values.get("update") or {}).get("entries", [])
+    topics = [t for entry in entries for t in entry.get("topics", [])]
+    return {
+        "tenant": row.tenant_id,
+        "update_id": row.id,
+        "revision": int(values.get("revision", row.revision)),
+        "trigger": row.trigger,
+        "connection_id": row.connection_id,
+        "reason": row.reason,
+        "attempts": row.attempts,
+        "response_status": values.get("response_status"),
+        "topics": list(dict.fromkeys(topics)),
+    }
 
 
 def backoff(attempts: int, longest: float) -> float:

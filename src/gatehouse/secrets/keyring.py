@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,13 +125,7 @@ async def load_keyring(session: AsyncSession, settings: Settings) -> KeyRing:
             f"the database holds encrypted data but there is no master key: set "
             f"GATEHOUSE_MASTER_KEY or restore {settings.key_file}; nothing was changed"
         )
-    keys: dict[str, bytes] = {}
-    active = ""
-    for row in rows:
-        keys[row.id] = _unwrap(master, row)
-        if row.status == "active":
-            active = row.id
-    ring = KeyRing(master, keys, active)
+    ring = open_ring(master, rows)
     if not rows:
         kid = new_id()
         key = new_key()
@@ -139,7 +135,30 @@ async def load_keyring(session: AsyncSession, settings: Settings) -> KeyRing:
     return ring
 
 
-def _unwrap(master: bytes, row: EncryptionKey) -> bytes:
+class WrappedKey(Protocol):
+    """A stored data key: an `encryption_keys` row, mapped or as a plain result row."""
+
+    @property
+    def id(self) -> str:
+        """The key id."""
+
+    @property
+    def wrapped(self) -> str:
+        """The key sealed under the master key."""
+
+    @property
+    def status(self) -> str:
+        """`active` or `retired`."""
+
+
+def open_ring(master: bytes, rows: Sequence[WrappedKey]) -> KeyRing:
+    """The ring of stored data keys, unwrapped with the master key."""
+    keys = {row.id: _unwrap(master, row) for row in rows}
+    active = next((row.id for row in reversed(rows) if row.status == "active"), "")
+    return KeyRing(master, keys, active)
+
+
+def _unwrap(master: bytes, row: WrappedKey) -> bytes:
     try:
         return open_sealed(master, b64d(row.wrapped), WRAP_AAD + row.id.encode())
     except DecryptionError:

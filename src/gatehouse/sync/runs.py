@@ -13,6 +13,7 @@ from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
+from gatehouse.sync import events
 from gatehouse.sync.engine import RunSpec
 from gatehouse.sync.models import ACTIVE, SyncRun
 from gatehouse.sync.tally import Tally
@@ -85,6 +86,8 @@ async def enqueue(
     except IntegrityError:  # another process queued one a moment ago
         raced = await active_run(session, tenant_id, connection_id)
         raise RunActive(raced.id if raced else "unknown") from None
+    if lease is not None:
+        events.started(session, run)
     return run
 
 
@@ -141,18 +144,23 @@ async def claim(
                 "check the worker logs, then trigger a new run"
             )
             run.lease_owner = None
+            events.ended(session, run)
             return None
+        first = run.started_at is None
         run.status, run.lease_owner = "running", owner
         run.lease_expires_at = now + timedelta(seconds=lease_seconds)
         run.attempts += 1
         run.started_at = run.started_at or now
+        if first:
+            events.started(session, run)
         return run, spec_of(run, owner)
 
 
 async def finish(
     db: Database, spec: RunSpec, status: str, tally: Tally, error: str | None = None
 ) -> bool:
-    """Record the end of a run we still hold; False when the lease was lost meanwhile."""
+    """Record the end of a run we still hold, with its `sync.*` event; False when the lease
+    was lost meanwhile (then the run's new holder reports it)."""
     async with db.transaction() as session:
         stmt = (
             update(SyncRun)
@@ -171,7 +179,14 @@ async def finish(
             .execution_options(**{TENANT: spec.tenant_id})
         )
         result = await session.execute(stmt)
-        return getattr(result, "rowcount", 0) == 1
+        if getattr(result, "rowcount", 0) != 1:
+            return False
+        run = await session.get(
+            SyncRun, spec.id, execution_options={TENANT: spec.tenant_id}, populate_existing=True
+        )
+        assert run is not None
+        events.ended(session, run)
+        return True
 
 
 async def cancel_queued(

@@ -35,8 +35,8 @@ EndpointId = Annotated[str, Path(max_length=36, description="The endpoint's id."
 DeliveryId = Annotated[str, Path(max_length=36, description="A delivery's id.")]
 
 
-def out(row: WebhookEndpoint) -> EndpointOut:
-    """An endpoint as shown (custom header values that name secrets are masked)."""
+def out(row: WebhookEndpoint, headers: dict[str, str]) -> EndpointOut:
+    """An endpoint as shown with its opened custom headers (values that name secrets masked)."""
     return EndpointOut(
         id=row.id,
         url=row.url,
@@ -47,7 +47,7 @@ def out(row: WebhookEndpoint) -> EndpointOut:
         retry_policy=row.retry_policy,
         timeout_seconds=row.timeout_seconds,
         max_retries=row.max_retries,
-        headers=mask(row.headers),
+        headers=mask(headers),
         rate_limit=row.rate_limit,
         ordered=row.ordered,
         previous_secret_until=row.previous_secret_until,
@@ -67,9 +67,7 @@ def build_router(svc: Services) -> APIRouter:
     async def event_types(who: Reader) -> list[EventTypeOut]:
         """Every event type an endpoint can subscribe to, with the JSON Schema of its data."""
         return [
-            EventTypeOut(
-                name=e.name, description=e.description, future=e.future, data_schema=e.schema
-            )
+            EventTypeOut(name=e.name, description=e.description, data_schema=e.schema)
             for e in catalog.CATALOG
         ]
 
@@ -78,7 +76,7 @@ def build_router(svc: Services) -> APIRouter:
         """Create an endpoint; the response shows its signing secret, this once."""
         async with svc.write(request, who, "webhook.create", "webhook_endpoint", "") as (s, a):
             row, secret = await service.create(s, svc.keys, settings, a, body)
-            shown = out(row)
+            shown = out(row, await service.headers_of(s, svc.keys, row))
         return EndpointCreated(**shown.model_dump(), secret=secret)
 
     @router.get("", responses=problems(400))
@@ -86,13 +84,15 @@ def build_router(svc: Services) -> APIRouter:
         """List the tenant's endpoints."""
         async with svc.read() as session:
             rows = await service.listing(session, who.tenant_id, decode_cursor(cursor), limit)
-        return paginate(rows, limit, out)
+            opened = {r.id: await service.headers_of(session, svc.keys, r) for r in rows}
+        return paginate(rows, limit, lambda r: out(r, opened[r.id]))
 
     @router.get("/{endpoint_id}", responses=problems(404))
     async def get(endpoint_id: EndpointId, who: Reader) -> EndpointOut:
         """Get an endpoint (never its secret)."""
         async with svc.read() as session:
-            return out(await service.find(session, who.tenant_id, endpoint_id))
+            row = await service.find(session, who.tenant_id, endpoint_id)
+            return out(row, await service.headers_of(session, svc.keys, row))
 
     @router.patch("/{endpoint_id}", responses=problems(404, 422))
     async def change(
@@ -101,14 +101,15 @@ def build_router(svc: Services) -> APIRouter:
         """Change an endpoint; absent fields stay as they are."""
         target = endpoint_id
         async with svc.write(request, who, "webhook.update", "webhook_endpoint", target) as (s, a):
-            return out(await service.change(s, settings, a, endpoint_id, body))
+            row = await service.change(s, svc.keys, settings, a, endpoint_id, body)
+            return out(row, await service.headers_of(s, svc.keys, row))
 
     @router.delete("/{endpoint_id}", status_code=204, responses=problems(404))
     async def delete(endpoint_id: EndpointId, request: Request, who: Writer) -> None:
         """Delete an endpoint; nothing more is sent to it."""
         target = endpoint_id
         async with svc.write(request, who, "webhook.delete", "webhook_endpoint", target) as (s, a):
-            await service.remove(s, a, endpoint_id)
+            await service.remove(s, svc.keys, a, endpoint_id)
 
     @router.post("/{endpoint_id}/rotate-secret", responses=problems(404, 422))
     async def rotate(

@@ -25,7 +25,7 @@ class WebhookEndpoint(IdMixin, TenantOwned, Base):
     retry_policy: Mapped[str] = mapped_column(String(16), default="exponential")
     timeout_seconds: Mapped[float] = mapped_column(Float, default=30.0)
     max_retries: Mapped[int] = mapped_column(Integer, default=7)
-    headers: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)
+    headers_sealed: Mapped[str | None] = mapped_column(Text, default=None)  # JSON, sealed
     rate_limit: Mapped[int | None] = mapped_column(Integer, default=None)  # per second
     ordered: Mapped[bool] = mapped_column(Boolean, default=False)  # one message at a time
     secret_sealed: Mapped[str] = mapped_column(Text)
@@ -53,7 +53,9 @@ class WebhookDelivery(IdMixin, TenantOwned, Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     # pending (waiting or being retried), sending (claimed under a lease), delivered, failed
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A resend or recovery starts a new series of attempts; the earlier ones stay recorded.
+    series: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # in the current series
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -73,7 +75,8 @@ class WebhookAttempt(IdMixin, TenantOwned, Base):
     endpoint_id: Mapped[str] = mapped_column(String(36))
     delivery_id: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64))
-    attempt: Mapped[int] = mapped_column(Integer)
+    series: Mapped[int] = mapped_column(Integer, default=1)  # the delivery's series it was in
+    attempt: Mapped[int] = mapped_column(Integer)  # its number within the series
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     request_headers: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -94,18 +97,24 @@ class WebhookCursor(Base):
 
 
 def secret_context(tenant_id: str, endpoint_id: str, which: str) -> str:
-    """The associated data a signing secret is sealed with (it opens only on its endpoint)."""
+    """The associated data a signing secret (`current`, `previous`) or the custom headers
+    (`headers`) are sealed with: they open only on their own endpoint."""
     return f"webhook:{tenant_id}:{endpoint_id}:{which}"
 
 
 def _sealed(row: WebhookEndpoint) -> dict[str, str]:
-    pairs = (("current", row.secret_sealed), ("previous", row.previous_secret_sealed))
+    pairs = (
+        ("current", row.secret_sealed),
+        ("previous", row.previous_secret_sealed),
+        ("headers", row.headers_sealed),
+    )
     return {secret_context(row.tenant_id, row.id, k): v for k, v in pairs if v}
 
 
 def _store(row: WebhookEndpoint, fresh: dict[str, str]) -> None:
     row.secret_sealed = fresh[secret_context(row.tenant_id, row.id, "current")]
     row.previous_secret_sealed = fresh.get(secret_context(row.tenant_id, row.id, "previous"))
+    row.headers_sealed = fresh.get(secret_context(row.tenant_id, row.id, "headers"))
 
 
 register_sealed(SealedValues(WebhookEndpoint, _sealed, _store))

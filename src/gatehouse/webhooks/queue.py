@@ -103,10 +103,16 @@ def next_wait(
     return base * rng.uniform(1 - JITTER, 1 + JITTER)
 
 
+def _again(now: datetime) -> dict[str, Any]:
+    """What sends a finished delivery again: due now, its attempts counted afresh."""
+    return {"status": "pending", "due_at": now, "attempts": 0, "finished_at": None}
+
+
 async def requeue(
     session: AsyncSession, tenant: str, endpoint_id: str, since: datetime, now: datetime
 ) -> int:
-    """Queue again every delivery to an endpoint that failed since a time."""
+    """Queue again every delivery to an endpoint that failed since a time, each as a new
+    series of attempts."""
     stmt = (
         update(WebhookDelivery)
         .where(
@@ -115,7 +121,7 @@ async def requeue(
             WebhookDelivery.status == "failed",
             WebhookDelivery.created_at >= since,
         )
-        .values(status="pending", due_at=now, attempts=0, finished_at=None)
+        .values(**_again(now), series=WebhookDelivery.series + 1)
     )
     result = await session.execute(stmt.execution_options(**{TENANT: tenant}))
     return int(getattr(result, "rowcount", 0))
@@ -124,7 +130,8 @@ async def requeue(
 async def resend(
     session: AsyncSession, actor: Actor, endpoint_id: str, delivery_id: str, now: datetime
 ) -> WebhookDelivery:
-    """Queue one finished delivery again, or 404/409."""
+    """Queue one finished delivery again as a new series of attempts (the earlier series
+    stays in its attempts), or 404/409."""
     tenant = actor.tenant_id
     stmt = select(WebhookDelivery).where(
         WebhookDelivery.tenant_id == tenant,
@@ -136,9 +143,11 @@ async def resend(
         raise Problem(404, f"No delivery {delivery_id!r} to this endpoint.")
     if row.status not in ("delivered", "failed"):
         raise Problem(409, f"The delivery is {row.status}: it is queued already.")
-    row.status, row.due_at, row.attempts, row.finished_at = "pending", now, 0, None
+    for name, value in _again(now).items():
+        setattr(row, name, value)
+    row.series += 1
     await session.flush()
-    after = {"endpoint_id": endpoint_id, "event_type": row.event_type}
+    after = {"endpoint_id": endpoint_id, "event_type": row.event_type, "series": row.series}
     await audit.record(session, actor, "webhook.resend", "webhook_delivery", row.id, after=after)
     return row
 

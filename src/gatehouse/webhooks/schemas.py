@@ -17,7 +17,6 @@ class EventTypeOut(BaseModel):
 
     name: str
     description: str
-    future: bool = Field(description="Listed so filters may name it; nothing emits it yet.")
     data_schema: dict[str, Any] = Field(alias="schema")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -106,7 +105,8 @@ class AttemptOut(BaseModel):
     id: str
     delivery_id: str
     event_type: str
-    attempt: int
+    series: int = Field(description="Which sending of the message: 1, then one more per resend.")
+    attempt: int = Field(description="The attempt's number within its series.")
     succeeded: bool
     request_headers: dict[str, str]
     response_status: int | None
@@ -131,7 +131,8 @@ class DeliveryOut(BaseModel):
     id: str
     event_type: str
     status: str
-    attempts: int
+    series: int = Field(description="1, then one more each time the message is sent again.")
+    attempts: int = Field(description="Attempts in the current series.")
     due_at: datetime
     last_status: int | None
     last_error: str | None

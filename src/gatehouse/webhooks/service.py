@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
@@ -15,7 +16,6 @@ from gatehouse.audit.context import Actor
 from gatehouse.config import Settings
 from gatehouse.db.repository import TenantRepository
 from gatehouse.kit.ids import new_id
-from gatehouse.kit.masking import mask
 from gatehouse.kit.outbound import permitted
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import KeyRing
@@ -77,14 +77,23 @@ def checked_headers(headers: dict[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
-def _apply(row: WebhookEndpoint, body: EndpointFields, settings: Settings) -> None:
+async def _apply(
+    session: AsyncSession,
+    ring: KeyRing,
+    row: WebhookEndpoint,
+    body: EndpointFields,
+    settings: Settings,
+) -> None:
     fields = body.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in fields:
         row.url = checked_url(fields.pop("url"), settings)
     if "event_types" in fields:
         row.event_types = catalog.validated(fields.pop("event_types"))
     if "headers" in fields:
-        row.headers = checked_headers(fields.pop("headers"))
+        headers = checked_headers(fields.pop("headers"))
+        await hold_active_key(session, ring)
+        ctx = secret_context(row.tenant_id, row.id, "headers")
+        row.headers_sealed = ring.encrypt(orjson.dumps(headers).decode(), ctx) if headers else None
     if fields.get("enabled"):
         row.disabled_reason = None
     for name, value in fields.items():
@@ -93,14 +102,23 @@ def _apply(row: WebhookEndpoint, body: EndpointFields, settings: Settings) -> No
         row.rate_limit = None
 
 
-def shown(row: WebhookEndpoint) -> dict[str, Any]:
-    """What audit entries say about an endpoint (custom header values masked)."""
+async def headers_of(session: AsyncSession, ring: KeyRing, row: WebhookEndpoint) -> dict[str, str]:
+    """An endpoint's custom headers, opened (they are stored sealed: values may be secrets)."""
+    if not row.headers_sealed:
+        return {}
+    ctx = secret_context(row.tenant_id, row.id, "headers")
+    opened: dict[str, str] = orjson.loads(await open_value(session, ring, row.headers_sealed, ctx))
+    return opened
+
+
+async def shown(session: AsyncSession, ring: KeyRing, row: WebhookEndpoint) -> dict[str, Any]:
+    """What audit entries say about an endpoint (of its custom headers, the names only)."""
     return {
         "url": row.url,
         "event_types": row.event_types,
         "enabled": row.enabled,
         "retry_policy": row.retry_policy,
-        "headers": mask(row.headers),
+        "headers": sorted(await headers_of(session, ring, row)),
     }
 
 
@@ -109,18 +127,17 @@ async def create(
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (the only time the secret is in plain text)."""
     row = WebhookEndpoint(
-        id=new_id(), url="", headers={}, event_types=[], created_by=actor.actor[:100]
+        id=new_id(), tenant_id=actor.tenant_id, url="", event_types=[], created_by=actor.actor[:100]
     )
-    _apply(row, body, settings)
+    await _apply(session, ring, row, body, settings)
     secret = new_secret()
     await hold_active_key(session, ring)
     ctx = secret_context(actor.tenant_id, row.id, "current")
     row.secret_sealed = ring.encrypt(secret, ctx)
     EndpointRepository(session, actor.tenant_id).add(row)
     await session.flush()
-    await audit.record(
-        session, actor, "webhook.create", "webhook_endpoint", row.id, after=shown(row)
-    )
+    after = await shown(session, ring, row)
+    await audit.record(session, actor, "webhook.create", "webhook_endpoint", row.id, after=after)
     return row, secret
 
 
@@ -141,33 +158,33 @@ async def listing(
 
 
 async def change(
-    session: AsyncSession, settings: Settings, actor: Actor, endpoint_id: str, body: EndpointPatch
+    session: AsyncSession,
+    ring: KeyRing,
+    settings: Settings,
+    actor: Actor,
+    endpoint_id: str,
+    body: EndpointPatch,
 ) -> WebhookEndpoint:
     """Apply a PATCH to an endpoint."""
     row = await find(session, actor.tenant_id, endpoint_id)
-    before = shown(row)
-    _apply(row, body, settings)
+    before = await shown(session, ring, row)
+    await _apply(session, ring, row, body, settings)
     row.updated_at = datetime.now(UTC)
     await session.flush()
+    after = await shown(session, ring, row)
+    action = "webhook.update"
     await audit.record(
-        session,
-        actor,
-        "webhook.update",
-        "webhook_endpoint",
-        row.id,
-        before=before,
-        after=shown(row),
+        session, actor, action, "webhook_endpoint", row.id, before=before, after=after
     )
     return row
 
 
-async def remove(session: AsyncSession, actor: Actor, endpoint_id: str) -> None:
+async def remove(session: AsyncSession, ring: KeyRing, actor: Actor, endpoint_id: str) -> None:
     """Delete an endpoint (its pending deliveries fail: nothing sends to it any more)."""
     row = await find(session, actor.tenant_id, endpoint_id)
+    before = await shown(session, ring, row)
     await session.delete(row)
-    await audit.record(
-        session, actor, "webhook.delete", "webhook_endpoint", row.id, before=shown(row)
-    )
+    await audit.record(session, actor, "webhook.delete", "webhook_endpoint", row.id, before=before)
 
 
 async def rotate(

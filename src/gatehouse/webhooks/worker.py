@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import httpx
 import orjson
@@ -39,6 +40,14 @@ Clock = Callable[[], datetime]
 # Outgoing connections: POOL_SHARDS pools of POOL_SIZE (200 in all), taken in turn.
 POOL_SHARDS = 8
 POOL_SIZE = 25
+
+
+class Opened(NamedTuple):
+    """An endpoint with what it sends under: its signing secrets and custom headers."""
+
+    row: WebhookEndpoint
+    secrets: list[str]
+    headers: dict[str, str]
 
 
 @dataclass
@@ -122,9 +131,10 @@ class WebhookWorker:
         keep = timedelta(days=self.settings.webhooks_retention_days)
         return await queue.purge(self.db, now - keep)
 
-    async def _endpoints(self, ids: set[str]) -> dict[str, tuple[WebhookEndpoint, list[str]]]:
-        """The endpoints of claimed deliveries with the secrets that sign for them now."""
-        found: dict[str, tuple[WebhookEndpoint, list[str]]] = {}
+    async def _endpoints(self, ids: set[str]) -> dict[str, Opened]:
+        """The endpoints of claimed deliveries with the secrets that sign for them now and
+        their custom headers, opened."""
+        found: dict[str, Opened] = {}
         async with self.db.transaction(write=False) as session:
             query = (
                 select(WebhookEndpoint)
@@ -132,9 +142,11 @@ class WebhookWorker:
                 .execution_options(**{ALL_TENANTS: True})
             )
             for row in (await session.execute(query)).scalars():
-                secrets = await service.signing_secrets(session, self.ring(), row, self.clock())
+                ring = self.ring()
+                secrets = await service.signing_secrets(session, ring, row, self.clock())
+                custom = await service.headers_of(session, ring, row)
                 session.expunge(row)
-                found[row.id] = (row, secrets)
+                found[row.id] = Opened(row, secrets, custom)
         return found
 
     def _over_rate(self, endpoint: WebhookEndpoint, now: datetime) -> bool:
@@ -146,22 +158,20 @@ class WebhookWorker:
         self.window[endpoint.id] = (second, count)
         return count > endpoint.rate_limit
 
-    async def deliver(
-        self, row: WebhookDelivery, endpoints: dict[str, tuple[WebhookEndpoint, list[str]]]
-    ) -> Step:
+    async def deliver(self, row: WebhookDelivery, endpoints: dict[str, Opened]) -> Step:
         """Send one claimed delivery (unless it cannot or must wait); what to record."""
         now = self.clock()
-        pair = endpoints.get(row.endpoint_id)
-        if pair is None or not pair[0].enabled:
-            reason = "endpoint deleted" if pair is None else "endpoint disabled"
+        opened = endpoints.get(row.endpoint_id)
+        if opened is None or not opened.row.enabled:
+            reason = "endpoint deleted" if opened is None else "endpoint disabled"
             return Step(row, {"status": "failed", "last_error": reason, "finished_at": now})
-        endpoint, secrets = pair
+        endpoint, secrets = opened.row, opened.secrets
         if self._over_rate(endpoint, now):  # not an attempt: put it back for the next second
             due = now.replace(microsecond=0) + timedelta(seconds=1)
             return Step(row, {"status": "pending", "due_at": due, "attempts": row.attempts - 1})
         body = orjson.dumps(row.body)
         headers = {
-            **endpoint.headers,
+            **opened.headers,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             # Receivers compare this with their own clock: it is wall time, never the test clock.
@@ -181,6 +191,7 @@ class WebhookWorker:
             endpoint_id=row.endpoint_id,
             delivery_id=row.id,
             event_type=row.event_type,
+            series=row.series,
             attempt=row.attempts,
             succeeded=outcome.succeeded,
             request_headers=shown_headers(headers),
