@@ -181,7 +181,10 @@ async def last_delivered(session: AsyncSession, tenant: str) -> OpalPublish | No
         .order_by(OpalPublish.delivered_at.desc())
         .limit(1)
     )
-    return (await session.execute(stmt.execution_options(**{TENANT: tenant}))).scalar()
+    # Fresh values even if `recent()` loaded this row earlier in the session, while it was
+    # still being sent (READ COMMITTED sees the delivery; the identity map would not).
+    options = {TENANT: tenant, "populate_existing": True}
+    return (await session.execute(stmt.execution_options(**options))).scalar()
 
 
 async def reports(
