@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         description="Longest wait for an outbox id a still-open transaction may commit.",
     )
     webhooks_batch: int = Field(
-        100, ge=1, le=1000, description="Deliveries a worker claims and sends at once."
+        100, ge=1, le=1000, description="Deliveries a worker keeps in flight (and claims at once)."
     )
     opa_status_max_bytes: int = Field(
         4 * 1024 * 1024,

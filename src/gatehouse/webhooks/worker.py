@@ -38,7 +38,9 @@ from gatehouse.webhooks.sender import Lanes, Outcome, post
 from gatehouse.webhooks.targets import Target, Targets
 
 log = structlog.get_logger("gatehouse.webhooks")
-LEASE = timedelta(seconds=120)  # longer than any endpoint timeout (60 s at most)
+# A claimed message may wait for one round of sends before its own (endpoint timeouts are 60 s
+# at most), so its lease outlasts two timeouts.
+LEASE = timedelta(seconds=180)
 SYSTEM = "system:webhooks"
 PURGE_EVERY = timedelta(hours=1)
 Clock = Callable[[], datetime]
@@ -107,24 +109,29 @@ class WebhookWorker:
         """Send what is due until nothing is left, `webhooks_batch` at a time; how many were
         delivered. New events are dispatched along the way (when written, or every poll)."""
         width = self.settings.webhooks_batch
-        todo: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=width)
+        todo: asyncio.Queue[Job | None] = asyncio.Queue()
         done: list[Step] = []
-        ready, over = asyncio.Event(), asyncio.Event()
+        ready, over, hungry = asyncio.Event(), asyncio.Event(), asyncio.Event()
         lanes: list[asyncio.Task[None]] = []
         self.disabled.clear()
         async with asyncio.TaskGroup() as group:
             recorder = group.create_task(self._recorder(done, ready, over))
-            while jobs := await self._claim(width):
+            # At most `width` wait (claimed, so leased) while `width` are in flight.
+            while jobs := await self._claim(width - todo.qsize()):
                 for _ in range(min(len(jobs), width - len(lanes))):
-                    lane = self._lane(self.lanes.transport(len(lanes)), todo, done, ready)
+                    lane = self._lane(self.lanes.transport(len(lanes)), todo, done, ready, hungry)
                     lanes.append(group.create_task(lane))
                 for job in jobs:
-                    await todo.put(job)
-                if self.wake.is_set() or self._poll_due():
+                    todo.put_nowait(job)
+                if self.wake.is_set() or self._poll_due():  # a long round still follows the outbox
                     self.wake.clear()
                     await self.dispatch()
+                    await self.purge_if_due()
+                hungry.clear()
+                if todo.qsize() > width // 2:  # claim again when half of them have gone out
+                    await hungry.wait()
             for _ in lanes:
-                await todo.put(None)
+                todo.put_nowait(None)
             await asyncio.gather(*lanes)
             over.set()
             ready.set()
@@ -149,9 +156,13 @@ class WebhookWorker:
         todo: asyncio.Queue[Job | None],
         done: list[Step],
         ready: asyncio.Event,
+        hungry: asyncio.Event,
     ) -> None:
         """Send claimed deliveries one after another until told to stop."""
+        low = self.settings.webhooks_batch // 2
         while (job := await todo.get()) is not None:
+            if todo.qsize() <= low:
+                hungry.set()
             done.append(await self.deliver(*job, transport))
             ready.set()
 
