@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,8 +71,9 @@ def receiver_app(secret: str) -> Any:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        if scope["method"] == "GET":
-            body = json.dumps({"unique": len(seen), **stats}).encode()
+        if scope["method"] == "GET":  # counts are cheap; latencies only when asked
+            shown = stats if scope["path"] == "/latencies" else {**stats, "latencies": []}
+            body = json.dumps({"unique": len(seen), **shown}).encode()
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": body})
             return
@@ -109,6 +111,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         args = [sys.executable, __file__, "receiver", str(self.port), secret]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.client = httpx.Client(timeout=5)  # one for every poll: a new one costs a TLS context
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -119,8 +122,12 @@ class Receiver:
         raise BenchError("the receiver did not start")
 
     def stats(self) -> dict[str, Any]:
-        """What it has verified so far."""
-        return dict(httpx.get(self.url, timeout=5).json())
+        """What it has verified so far (counts)."""
+        return dict(self.client.get(self.url).json())
+
+    def latencies(self) -> list[float]:
+        """Commit-to-arrival seconds of every first arrival of `identity.created`."""
+        return list(self.client.get(self.url.replace("/hook", "/latencies")).json()["latencies"])
 
     def wait_for(self, unique: int, timeout: float) -> float:
         """Seconds until `unique` distinct messages have arrived."""
@@ -133,6 +140,7 @@ class Receiver:
 
     def stop(self) -> None:
         """Stop it."""
+        self.client.close()
         self.proc.terminate()
         self.proc.wait(timeout=10)
 
@@ -152,23 +160,40 @@ def write_events(db: Path, count: int, start: int) -> None:
         )
 
 
-async def baseline(url: str, secret: str, count: int) -> float:
-    """Seconds for plain httpx to sign and POST `count` messages, `CONCURRENCY` at a time."""
+async def baseline(url: str, secret: str, count: int) -> tuple[float, float]:
+    """Seconds (and CPU seconds) for plain httpx to sign and POST `count` messages, keeping
+    `CONCURRENCY` in flight: one sender per client, as httpx runs fastest (its pool does work
+    in proportion to its connections on every request, so one client of 100 connections sends
+    several times slower; docs/webhooks.md)."""
     from gatehouse.webhooks.signing import headers
 
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    limits = httpx.Limits(max_connections=1)
+    clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(CONCURRENCY)]
+    numbers = iter(range(count))
 
-        async def one(n: int) -> None:
+    async def sender(client: httpx.AsyncClient) -> None:
+        for n in numbers:
             body = json.dumps({"type": "bench.baseline", "data": {"n": n}}).encode()
             signed = headers([secret], f"msg_base_{n}", int(time.time()), body)
             r = await client.post(url, content=body, headers=signed)
             r.raise_for_status()
 
-        started = time.monotonic()
-        for first in range(0, count, CONCURRENCY):
-            await asyncio.gather(*(one(n) for n in range(first, min(count, first + CONCURRENCY))))
-        return time.monotonic() - started
+    try:
+        started, cpu = time.monotonic(), time.process_time()
+        await asyncio.gather(*(sender(c) for c in clients))
+        return time.monotonic() - started, time.process_time() - cpu
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system; Linux), or 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def p95(samples: list[float]) -> float:
@@ -201,11 +226,14 @@ def run() -> dict[str, Any]:
                 f"/v1/integration/webhooks/{created.json()['id']}", json={"url": receiver.url}
             ).raise_for_status()
             log(f"baseline: {MESSAGES} signed httpx POSTs")
-            base_s = asyncio.run(baseline(receiver.url, created.json()["secret"], MESSAGES))
+            secret = created.json()["secret"]
+            base_s, base_cpu = uvloop.run(baseline(receiver.url, secret, MESSAGES))
             before = receiver.stats()["unique"]
             log(f"throughput: {MESSAGES} outbox events")
+            cpu = cpu_seconds(server.pid)
             write_events(db, MESSAGES, 0)
             took = receiver.wait_for(before + MESSAGES, 600)
+            cpu = cpu_seconds(server.pid) - cpu
             log(f"latency: {CHANGES} SCIM creations")
             for n in range(CHANGES):
                 user = {"schemas": [USER], "userName": f"user{n}"}
@@ -217,7 +245,7 @@ def run() -> dict[str, Any]:
                 r.raise_for_status()
                 time.sleep(0.1)
             receiver.wait_for(before + MESSAGES + CHANGES, 60)
-            latencies = receiver.stats()["latencies"][-CHANGES:]
+            latencies = receiver.latencies()[-CHANGES:]
             log("durability: kill -9 mid-load, restart")
             mark = receiver.stats()["unique"]
             write_events(db, MESSAGES, MESSAGES)
@@ -244,6 +272,8 @@ def run() -> dict[str, Any]:
         "unit": "deliveries/s",
         "baseline_per_s": round(base_rate, 1),
         "ratio": round(rate / base_rate, 3),
+        "cpu_ms_per_delivery": round(cpu * 1000 / MESSAGES, 3),
+        "baseline_cpu_ms_per_post": round(base_cpu * 1000 / MESSAGES, 3),
         "p95_s": round(p95(latencies), 3),
         "median_s": round(sorted(latencies)[len(latencies) // 2], 3),
         "killed_after": at_kill,

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How often the OPAL publisher looks for due publishes."
     )
     webhooks_worker: bool = Field(
-        True, description="Deliver webhooks from this process (off: `gatehouse` workers elsewhere)."
+        True,
+        description="Deliver webhooks from this process (`gatehouse serve` or `gatehouse worker`); off: other processes deliver them.",
     )
     webhooks_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the webhook worker looks for due deliveries."
@@ -164,7 +165,7 @@ class Settings(BaseSettings):
         description="Longest wait for an outbox id a still-open transaction may commit.",
     )
     webhooks_batch: int = Field(
-        100, ge=1, le=1000, description="Deliveries a worker claims and sends at once."
+        100, ge=1, le=1000, description="Deliveries a worker keeps in flight (and claims at once)."
     )
     opa_status_max_bytes: int = Field(
         4 * 1024 * 1024,

@@ -23,25 +23,42 @@ from gatehouse.sync.models import SyncRun
 from gatehouse.sync.tally import Tally
 from gatehouse.sync.tasks import run_settings
 from gatehouse.sync.worker import Worker
+from gatehouse.webhooks.worker import WebhookWorker
 
 sync_app = typer.Typer(help="Run syncs in the foreground.", no_args_is_help=True)
 
 
 def worker() -> None:
-    """Run the sync worker: fire due schedules and execute queued runs until stopped."""
+    """Run the background worker until stopped: fire due sync schedules and execute queued
+    runs, and (unless GATEHOUSE_WEBHOOKS_WORKER=false) deliver webhooks."""
     cfg = settings()
 
     async def main() -> None:
         async with connections() as ops:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
             work = Worker(
                 ops.db, job_factory(ops), run_settings(cfg), poll_seconds=cfg.worker_poll_seconds
             )
+            hooks = WebhookWorker(ops.db, cfg, lambda: ops.ring) if cfg.webhooks_worker else None
+
+            def stopping() -> None:
+                stop.set()
+                if hooks is not None:
+                    hooks.wake.set()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stopping)
             console.print(f"worker {work.owner} started; Ctrl-C stops it after the current batch")
-            await work.run_forever(stop)
+            if hooks is not None:
+                console.print("delivering webhooks from this process too")
+            try:
+                await asyncio.gather(
+                    work.run_forever(stop), *([hooks.run(stop)] if hooks is not None else [])
+                )
+            finally:
+                if hooks is not None:
+                    await hooks.close()
 
     run(main())
 

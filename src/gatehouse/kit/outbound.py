@@ -82,9 +82,11 @@ def refusal(host: str, refused: Sequence[str]) -> OutboundBlockedError:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that checks and pins each destination address."""
 
-    def __init__(self, allow: Sequence[IPNetwork]) -> None:
+    def __init__(
+        self, allow: Sequence[IPNetwork], inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
         self.allow = list(allow)
-        self.inner = httpcore.AnyIOBackend()
+        self.inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -113,9 +115,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with the guarded network backend underneath."""
+    """httpx's transport with the guarded network backend underneath (over `network`, by
+    default httpcore's anyio backend)."""
 
-    def __init__(self, allow: Sequence[IPNetwork], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        allow: Sequence[IPNetwork],
+        network: httpcore.AsyncNetworkBackend | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(trust_env=False, **kwargs)
         pool = self._pool
         self._pool = httpcore.AsyncConnectionPool(
@@ -126,7 +134,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             http1=pool._http1,
             http2=pool._http2,
             retries=pool._retries,
-            network_backend=GuardedBackend(allow),
+            network_backend=GuardedBackend(allow, network),
         )
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.base import utcnow
@@ -22,10 +22,13 @@ from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS
 from gatehouse.db.upsert import insert_ignore
 from gatehouse.events.models import Event
+from gatehouse.kit.ids import new_id
 from gatehouse.webhooks import catalog
 from gatehouse.webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 CURSOR = "outbox"
+OUTBOX = cast(Table, Event.__table__)
+DELIVERIES = cast(Table, WebhookDelivery.__table__)
 OPEN_TRANSACTIONS = text(
     "SELECT clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL)"
@@ -37,7 +40,7 @@ def envelope(event_type: str, data: dict[str, Any], at: datetime, **extra: Any) 
     return {"type": event_type, "timestamp": at.isoformat(), "data": data, **extra}
 
 
-def message(event: Event) -> dict[str, Any]:
+def message(event: Event | Row[Any]) -> dict[str, Any]:
     """The body sent for one outbox event."""
     subject = {"type": event.subject_type, "id": event.subject_id}
     return envelope(event.type, event.payload, event.created_at, event_id=event.id, subject=subject)
@@ -57,13 +60,13 @@ class Dispatcher:
         async with self.db.transaction() as session:
             cursor = await self._cursor(session)
             stmt = (
-                select(Event)
-                .where(Event.id > cursor.position)
-                .order_by(Event.id)
+                select(*OUTBOX.c)
+                .where(OUTBOX.c.id > cursor.position)
+                .order_by(OUTBOX.c.id)
                 .limit(self.batch)
                 .execution_options(**{ALL_TENANTS: True})
             )
-            events = (await session.execute(stmt)).scalars().all()
+            events = (await session.execute(stmt)).all()
             taken = await self._contiguous(session, cursor.position, events)
             if not taken:
                 return 0
@@ -95,9 +98,9 @@ class Dispatcher:
         return (await session.execute(stmt)).scalar_one()
 
     async def _contiguous(
-        self, session: AsyncSession, position: int, events: Sequence[Event]
-    ) -> list[Event]:
-        taken: list[Event] = []
+        self, session: AsyncSession, position: int, events: Sequence[Row[Any]]
+    ) -> list[Row[Any]]:
+        taken: list[Row[Any]] = []
         for event in events:
             expected = (taken[-1].id if taken else position) + 1
             if event.id != expected and not await self._gap_closed(session, event):
@@ -106,7 +109,7 @@ class Dispatcher:
             taken.append(event)
         return taken
 
-    async def _gap_closed(self, session: AsyncSession, after: Event) -> bool:
+    async def _gap_closed(self, session: AsyncSession, after: Row[Any]) -> bool:
         """Whether the ids missing before `after` can no longer commit (times: the database's)."""
         if self.db.is_sqlite:
             return True
@@ -118,8 +121,9 @@ class Dispatcher:
         return now - seen >= self.gap or oldest is None or oldest > seen
 
     async def _deliveries(
-        self, session: AsyncSession, events: Sequence[Event], now: datetime
+        self, session: AsyncSession, events: Sequence[Row[Any]], now: datetime
     ) -> int:
+        """One delivery per event and subscribed endpoint, inserted in one statement."""
         tenants = {e.tenant_id for e in events}
         stmt = (
             select(WebhookEndpoint)
@@ -129,20 +133,26 @@ class Dispatcher:
         endpoints: dict[str, list[WebhookEndpoint]] = defaultdict(list)
         for endpoint in (await session.execute(stmt)).scalars():
             endpoints[endpoint.tenant_id].append(endpoint)
+        created = utcnow()
         rows = [
-            WebhookDelivery(
-                tenant_id=event.tenant_id,
-                endpoint_id=endpoint.id,
-                event_id=event.id,
-                event_type=event.type,
-                ordered=endpoint.ordered,
-                body=message(event),
-                due_at=now,
-            )
+            {
+                "id": new_id(),
+                "tenant_id": event.tenant_id,
+                "endpoint_id": endpoint.id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "ordered": endpoint.ordered,
+                "body": message(event),
+                "status": "pending",
+                "attempts": 0,
+                "due_at": now,
+                "created_at": created,
+            }
             for event in events
             for endpoint in endpoints.get(event.tenant_id, ())
             if catalog.matches(endpoint.event_types, event.type)
             and event.created_at >= endpoint.created_at
         ]
-        session.add_all(rows)
+        if rows:
+            await session.execute(insert(DELIVERIES), rows)
         return len(rows)

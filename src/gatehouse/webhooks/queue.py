@@ -1,15 +1,31 @@
-"""The delivery queue: due deliveries claimed under a lease, finished by their holder only."""
+"""The delivery queue: due deliveries claimed under a lease, finished by their holder only.
+
+The worker's hot path is set-based: one UPDATE ... RETURNING claims a batch, one UPDATE per
+shape of outcome releases it (run over many rows), one INSERT records its attempts.
+"""
 
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
@@ -21,66 +37,118 @@ from gatehouse.webhooks.models import WebhookAttempt, WebhookDelivery
 JITTER = 0.2
 
 
-def _claimable(now: datetime, limit: int) -> Select[WebhookDelivery]:
-    earlier = aliased(WebhookDelivery)
+DELIVERIES = cast(Table, WebhookDelivery.__table__)
+ATTEMPTS = cast(Table, WebhookAttempt.__table__)
+ANY_TENANT = {ALL_TENANTS: True}
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A delivery taken under a lease: what sending it needs (`attempts` counts this one)."""
+
+    id: str
+    tenant_id: str
+    endpoint_id: str
+    event_type: str
+    body: dict[str, Any]
+    attempts: int
+    due_at: datetime
+    series: int
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    d = DELIVERIES.c
+    earlier = DELIVERIES.alias("earlier")
     waiting = (
-        select(earlier.id)
+        select(earlier.c.id)
         .where(
-            earlier.tenant_id == WebhookDelivery.tenant_id,
-            earlier.endpoint_id == WebhookDelivery.endpoint_id,
-            earlier.event_id < WebhookDelivery.event_id,
-            earlier.status.in_(("pending", "sending")),
+            earlier.c.tenant_id == d.tenant_id,
+            earlier.c.endpoint_id == d.endpoint_id,
+            earlier.c.event_id < d.event_id,
+            earlier.c.status.in_(("pending", "sending")),
         )
         .exists()
     )
-    return (
-        select(WebhookDelivery)
-        .where(
-            or_(
-                and_(WebhookDelivery.status == "pending", WebhookDelivery.due_at <= now),
-                and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_expires_at < now),
-            ),
-            or_(WebhookDelivery.ordered.is_(False), ~waiting),
-        )
-        .order_by(WebhookDelivery.due_at, WebhookDelivery.id)
-        .limit(limit)
-        .execution_options(**{ALL_TENANTS: True})
+    return and_(
+        or_(
+            and_(d.status == "pending", d.due_at <= now),
+            and_(d.status == "sending", d.lease_expires_at < now),
+        ),
+        or_(d.ordered.is_(False), ~waiting),
     )
+
+
+async def due(db: Database, now: datetime) -> bool:
+    """Whether any delivery can be claimed now (a read: idle workers take no write lock)."""
+    async with db.transaction(write=False) as session:
+        stmt = select(DELIVERIES.c.id).where(_claimable(now)).limit(1)
+        return (await session.execute(stmt, execution_options=ANY_TENANT)).first() is not None
 
 
 async def claim(
-    db: Database, owner: str, now: datetime, lease: timedelta, limit: int
-) -> list[WebhookDelivery]:
-    """Take up to `limit` due deliveries (or ones whose sender stopped) under a lease."""
-    async with db.transaction(write=False) as session:  # idle workers take no write lock
-        if (await session.execute(_claimable(now, 1))).first() is None:
-            return []
-    async with db.transaction() as session:
-        stmt = _claimable(now, limit)
-        if not db.is_sqlite:  # SQLite serialises writers with BEGIN IMMEDIATE instead
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list((await session.execute(stmt)).scalars())
-        for row in rows:
-            row.status, row.lease_owner = "sending", owner
-            row.lease_expires_at = now + lease
-            row.attempts += 1
-        await session.flush()
-        for row in rows:
-            session.expunge(row)
-        return rows
-
-
-async def finish(session: AsyncSession, row: WebhookDelivery, owner: str, **values: Any) -> bool:
-    """Record how an attempt went, if we still hold it; False when the lease was lost."""
+    session: AsyncSession, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due deliveries (or ones whose sender stopped) under a lease, in one
+    statement; the earliest due first. On PostgreSQL rows another worker holds are skipped."""
+    d = DELIVERIES.c
+    chosen = select(d.id).where(_claimable(now)).order_by(d.due_at, d.id).limit(limit)
+    if session.get_bind().dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE serialises
+        chosen = chosen.with_for_update(skip_locked=True)
     stmt = (
-        update(WebhookDelivery)
-        .where(WebhookDelivery.tenant_id == row.tenant_id, WebhookDelivery.id == row.id)
-        .where(WebhookDelivery.lease_owner == owner, WebhookDelivery.status == "sending")
-        .values(lease_owner=None, lease_expires_at=None, **values)
-        .execution_options(**{TENANT: row.tenant_id})
+        update(DELIVERIES)
+        .where(d.id.in_(chosen))
+        .values(
+            status="sending",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=d.attempts + 1,
+        )
+        .returning(
+            d.id, d.tenant_id, d.endpoint_id, d.event_type, d.body, d.attempts, d.due_at, d.series
+        )
     )
-    result = await session.execute(stmt)
-    return getattr(result, "rowcount", 0) == 1
+    rows = [Claimed(*row) for row in await session.execute(stmt, execution_options=ANY_TENANT)]
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    return rows
+
+
+async def held(session: AsyncSession, owner: str, ids: Sequence[str]) -> set[str]:
+    """Which of these deliveries this owner still holds (locked until commit on PostgreSQL)."""
+    d = DELIVERIES.c
+    stmt = select(d.id).where(d.id.in_(ids), d.lease_owner == owner, d.status == "sending")
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    return set((await session.execute(stmt, execution_options=ANY_TENANT)).scalars())
+
+
+async def finish(
+    session: AsyncSession, owner: str, outcomes: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Release held deliveries with the values each attempt left them with: one statement for
+    each shape of values (delivered or retried, failed unsent, put back), run over many rows."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for delivery_id, values in outcomes:
+        shapes[tuple(sorted(values))].append(
+            {"b_id": delivery_id, **{f"b_{k}": v for k, v in values.items()}}
+        )
+    d = DELIVERIES.c
+    for names, params in shapes.items():
+        stmt = (
+            update(DELIVERIES)
+            .where(d.id == bindparam("b_id"), d.lease_owner == owner, d.status == "sending")
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                **{name: bindparam(f"b_{name}", type_=d[name].type) for name in names},
+            )
+        )
+        await session.execute(stmt, params, execution_options=ANY_TENANT)
+
+
+async def record(session: AsyncSession, attempts: Sequence[dict[str, Any]]) -> None:
+    """Insert attempt rows (one statement)."""
+    if attempts:
+        await session.execute(insert(ATTEMPTS), list(attempts), execution_options=ANY_TENANT)
 
 
 def next_wait(
