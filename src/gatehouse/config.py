@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     )
     webhooks_worker: bool = Field(
         True,
-        description="Deliver webhooks from this process (`gatehouse serve` or `gatehouse worker`); off: other processes deliver them.",
+        description="Deliver webhooks from this process (`gatehouse serve` or "
+        "`gatehouse worker`); off: other processes deliver them.",
     )
     webhooks_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the webhook worker looks for due deliveries."
