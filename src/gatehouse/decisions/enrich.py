@@ -98,21 +98,25 @@ class Subjects:
 
     async def enabled(self, tenant: str) -> bool:
         """Whether the tenant has enrichment on (the default)."""
+        on = self.settings.get(tenant)  # the hot path: no coroutine, no closure
+        if on is not None:
+            return on
+        return await self.settings.fetch(tenant, lambda: self._enabled(tenant))
 
-        async def load() -> bool:
-            found = await self._row(tenant)
-            return found is None or found.enrich is not False
-
-        return await self.settings.fetch(tenant, load)
+    async def _enabled(self, tenant: str) -> bool:
+        found = await self._row(tenant)
+        return found is None or found.enrich is not False
 
     async def entrypoint(self, tenant: str) -> str:
         """The rule the tenant's AuthZEN and `/v1/authorize` requests evaluate."""
+        rule = self.entrypoints.get(tenant)
+        if rule is not None:
+            return rule
+        return await self.entrypoints.fetch(tenant, lambda: self._entrypoint(tenant))
 
-        async def load() -> str:
-            found = await self._row(tenant)
-            return (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
-
-        return await self.entrypoints.fetch(tenant, load)
+    async def _entrypoint(self, tenant: str) -> str:
+        found = await self._row(tenant)
+        return (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
 
     async def _row(self, tenant: str) -> LocalData | None:
         async with self.db.transaction(write=False) as session:

@@ -44,13 +44,15 @@ class Redactors:
 
     async def of(self, tenant_id: str) -> Redactor:
         """The tenant's redactor."""
+        found = self.cache.get(tenant_id)  # the hot path: no coroutine, no closure
+        if found is not None:
+            return found
+        return await self.cache.fetch(tenant_id, lambda: self._load(tenant_id))
 
-        async def load() -> Redactor:
-            async with self.db.transaction(write=False) as session:
-                levels = await attribute_levels(session, tenant_id)
-            return Redactor.from_levels(levels, self.mask_from)
-
-        return await self.cache.fetch(tenant_id, load)
+    async def _load(self, tenant_id: str) -> Redactor:
+        async with self.db.transaction(write=False) as session:
+            levels = await attribute_levels(session, tenant_id)
+        return Redactor.from_levels(levels, self.mask_from)
 
 
 def refuse_nul(body: bytes) -> None:

@@ -3,13 +3,14 @@
 cachetools' TTLCache orders entries for LRU and expires on every access behind a timer
 context manager; on the decision path its reads cost more than the work they saved. Here a
 read is a dict look-up and one clock read, and entries leave when read after their time or,
-when the map is full, oldest first (constant time: dicts keep insertion order).
+when the map is full, oldest first (constant time, in an OrderedDict).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar, cast, overload
 
@@ -48,7 +49,9 @@ class Expiring(Generic[K, V]):
         lru: bool = False,
     ) -> None:
         self.maxsize, self.ttl, self.timer, self.lru = maxsize, ttl, timer, lru
-        self.entries: dict[K, tuple[float, V]] = {}
+        # Ordered: evicting the oldest is O(1) (a plain dict's first live entry is found by
+        # scanning the slots deleted before it, 4-15 µs at 10-100k entries).
+        self.entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self.flight: SingleFlight[K, V] = SingleFlight()
 
     @overload
@@ -67,8 +70,7 @@ class Expiring(Generic[K, V]):
             del entries[key]
             return default
         if self.lru:  # to the end: the most recently used
-            del entries[key]
-            entries[key] = entry
+            entries.move_to_end(key)
         return entry[1]
 
     def __setitem__(self, key: K, value: V) -> None:
@@ -77,8 +79,7 @@ class Expiring(Generic[K, V]):
         if self.maxsize <= 0:
             return
         if entries.pop(key, None) is None and len(entries) >= self.maxsize:
-            # Dicts keep insertion order: the first entry is the oldest (or least recent).
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)  # the oldest (or least recently read)
         entries[key] = (self.timer() + self.ttl, value)
 
     async def fetch(self, key: K, load: Callable[[], Awaitable[V]]) -> V:

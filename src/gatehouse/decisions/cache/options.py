@@ -70,13 +70,15 @@ class TenantOptions:
 
     async def of(self, tenant: str) -> tuple[Options, CachePolicy]:
         """The tenant's options and its cache policy."""
+        found = self.held.get(tenant)  # the hot path: no coroutine, no closure
+        if found is not None:
+            return found
+        return await self.held.fetch(tenant, lambda: self._load(tenant))
 
-        async def load() -> tuple[Options, CachePolicy]:
-            async with self.db.transaction(write=False) as session:
-                options = await stored(session, tenant)
-            return options, self._policy(options.cache)
-
-        return await self.held.fetch(tenant, load)
+    async def _load(self, tenant: str) -> tuple[Options, CachePolicy]:
+        async with self.db.transaction(write=False) as session:
+            options = await stored(session, tenant)
+        return options, self._policy(options.cache)
 
     def _policy(self, cache: CacheSettings) -> CachePolicy:
         s = self.settings
