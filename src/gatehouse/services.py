@@ -45,10 +45,14 @@ from gatehouse.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("gatehouse")
 
+# The settings field holding each tier's per-minute budget (a tier not listed: the platform's).
+TIER_LIMITS = {tier.value: f"rate_limit_{tier.value}" for tier in Tier}
+
 
 def client_ip(request: Request) -> str:
-    """The peer address of a request."""
-    return request.client.host if request.client else ""
+    """The peer address of a request (from the scope: `request.client` builds a tuple)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
 
 
 @dataclass
@@ -152,10 +156,10 @@ class Services:
 
     def tier_limit(self, tier: str) -> int:
         """Per-minute budget of a tier name."""
-        try:
-            return self.settings.tier_limit(Tier(tier))
-        except ValueError:
-            return self.settings.platform_rate_limit
+        # By name, without building the enum and the settings' table on every request.
+        field = TIER_LIMITS.get(tier)
+        limit = getattr(self.settings, field) if field else self.settings.platform_rate_limit
+        return int(limit)
 
     def actor(self, request: Request, principal: Principal) -> Actor:
         """The audit actor for a request."""

@@ -73,5 +73,8 @@ def serve(
         port=bind_port,
         workers=workers,
         log_config=None,
+        # Gatehouse writes its own access lines; uvicorn's would format every request's path
+        # (quoting it) only to drop the line at WARNING.
+        access_log=False,
         proxy_headers=False,
     )
