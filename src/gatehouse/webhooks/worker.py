@@ -43,6 +43,7 @@ log = structlog.get_logger("gatehouse.webhooks")
 LEASE = timedelta(seconds=180)
 SYSTEM = "system:webhooks"
 PURGE_EVERY = timedelta(hours=1)
+STOP_GRACE = 5.0  # seconds a round may go on once the process is asked to stop
 Clock = Callable[[], datetime]
 Job = tuple[Claimed, "Target | None"]
 
@@ -370,9 +371,29 @@ class WebhookWorker:
                 if stop.is_set():
                     break
                 try:
-                    await self.tick()
+                    await self._round(stop)
                 except Exception:
                     self.attempted = 0
                     log.exception("webhook delivery failed")
         finally:
             await self.close()
+
+    async def _round(self, stop: asyncio.Event) -> None:
+        """One tick, cut short when the process is asked to stop: it gets STOP_GRACE seconds to
+        record what it sent, then is cancelled (its transactions roll back; deliveries it held
+        come back when their lease ends, and are sent again: at least once)."""
+        round_ = asyncio.ensure_future(self.tick())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({round_, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not round_.done():
+                await asyncio.wait({round_}, timeout=STOP_GRACE)
+            if not round_.done():
+                log.warning("stopping in the middle of a delivery round")
+                round_.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await round_
+            else:
+                round_.result()
+        finally:
+            stopping.cancel()
