@@ -2,7 +2,6 @@
 per-endpoint rate limits."""
 
 import asyncio
-import time
 
 from sqlalchemy import text
 
@@ -78,27 +77,25 @@ async def test_rate_limit_spreads_deliveries(settings: Settings, receiver: Recei
         assert [a["attempt"] for a in page["items"]] == [1] * 5
 
 
-async def test_stopping_does_not_wait_for_a_hanging_receiver(
+async def test_stopping_finishes_the_sends_in_flight_and_starts_no_more(
     settings: Settings, receiver: Receiver
 ) -> None:
-    """Asked to stop while a send waits on a receiver that hangs, the worker gives the round its
-    grace and then stops, instead of waiting out the endpoint's 30 s timeout; the delivery stays
-    in the database, to be sent again once its lease ends (at least once)."""
-    receiver.replies = [hang(25)]
-    started_at = 0.0
+    """Asked to stop while a send waits on a slow receiver, the worker lets that send finish and
+    records it, and sends nothing more: later events stay in the outbox for the next process."""
+    receiver.replies = [hang(2)]
     async with started(loopback(settings)) as h:
         auth = await tenant_auth(h)
-        await endpoint(h, auth, receiver, timeout_seconds=30)
-        await add_user(h, auth)
+        await endpoint(h, auth, receiver)
+        await add_user(h, auth, "first")
         for _ in range(200):
             if receiver.headers:
                 break
             await asyncio.sleep(0.05)
         assert receiver.headers, "the send never started"
-        started_at = time.monotonic()
-    stopped_after = time.monotonic() - started_at
-    assert stopped_after < 20, stopped_after  # the grace (5 s), not the receiver's 25 s
+        for n in range(3):
+            await add_user(h, auth, f"later{n}")
+    assert len(receiver.headers) == 1
     later = loopback(settings, webhooks_worker=False)
     async with started(later) as h, h.svc.db.transaction(write=False) as s:
         statuses = (await s.execute(text("SELECT status FROM webhook_deliveries"))).all()
-    assert [tuple(r) for r in statuses] == [("sending",)]
+    assert [tuple(r) for r in statuses if r[0] != "pending"] == [("delivered",)]

@@ -43,7 +43,6 @@ log = structlog.get_logger("gatehouse.webhooks")
 LEASE = timedelta(seconds=180)
 SYSTEM = "system:webhooks"
 PURGE_EVERY = timedelta(hours=1)
-STOP_GRACE = 5.0  # seconds a round may go on once the process is asked to stop
 Clock = Callable[[], datetime]
 Job = tuple[Claimed, "Target | None"]
 
@@ -75,6 +74,7 @@ class WebhookWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.rng = random.Random()  # noqa: S311 (retry jitter, not a secret)
         self.wake = asyncio.Event()
+        self.stopping = False  # asked to stop: no more dispatching or claiming
         self.window: dict[str, tuple[int, int]] = {}  # endpoint -> (second, sends in it)
         self.lanes = Lanes(settings.outbound_allow)
         self.targets = Targets(ring)
@@ -94,8 +94,9 @@ class WebhookWorker:
     async def dispatch(self) -> None:
         """Turn every new outbox event into deliveries."""
         self.dispatched_at = time.monotonic()
-        while await self.dispatcher.run_once(self.clock()) == self.dispatcher.batch:
-            pass
+        while not self.stopping:
+            if await self.dispatcher.run_once(self.clock()) < self.dispatcher.batch:
+                return
 
     async def tick(self) -> int:
         """Dispatch new events, then send everything due; how many were delivered."""
@@ -118,7 +119,7 @@ class WebhookWorker:
         async with asyncio.TaskGroup() as group:
             recorder = group.create_task(self._recorder(done, ready, over))
             # At most `width` wait (claimed, so leased) while `width` are in flight.
-            while jobs := await self._claim(width - todo.qsize()):
+            while not self.stopping and (jobs := await self._claim(width - todo.qsize())):
                 for _ in range(min(len(jobs), width - len(lanes))):
                     lane = self._lane(self.lanes.transport(len(lanes)), todo, done, ready, hungry)
                     lanes.append(group.create_task(lane))
@@ -379,21 +380,16 @@ class WebhookWorker:
             await self.close()
 
     async def _round(self, stop: asyncio.Event) -> None:
-        """One tick, cut short when the process is asked to stop: it gets STOP_GRACE seconds to
-        record what it sent, then is cancelled (its transactions roll back; deliveries it held
-        come back when their lease ends, and are sent again: at least once)."""
+        """One tick; when the process is asked to stop meanwhile, the tick stops dispatching
+        and claiming, and ends once the sends in flight are answered or time out. It is not
+        cancelled: a database operation cut short can leave its connection unable to close."""
         round_ = asyncio.ensure_future(self.tick())
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({round_, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not round_.done():
-                await asyncio.wait({round_}, timeout=STOP_GRACE)
-            if not round_.done():
-                log.warning("stopping in the middle of a delivery round")
-                round_.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await round_
-            else:
-                round_.result()
+                self.stopping = True
+                log.info("stopping after the sends in flight")
+            await round_
         finally:
             stopping.cancel()
