@@ -36,6 +36,10 @@ def _worker(settings: Settings) -> subprocess.Popen[bytes]:
         "GATEHOUSE_SYNC_LEASE_SECONDS": "5",
         "GATEHOUSE_WORKER_POLL_SECONDS": "0.2",
         "GATEHOUSE_LOG_LEVEL": "WARNING",
+        # Sync only: a webhook dispatch waiting on SQLite's write lock, shared with the test's
+        # server, can delay the exit this test waits for (tests/webhooks covers the worker's
+        # deliveries).
+        "GATEHOUSE_WEBHOOKS_WORKER": "false",
     }
     cli = Path(sys.executable).with_name("gatehouse")
     return subprocess.Popen([str(cli), "worker"], env=env, stdout=subprocess.DEVNULL)
