@@ -24,6 +24,10 @@ class Tier(StrEnum):
     enterprise = "enterprise"
 
 
+# The setting holding each tier's per-minute budget (read per request: no enum, no table built).
+TIER_FIELDS = {tier.value: f"rate_limit_{tier.value}" for tier in Tier}
+
+
 class ConfigError(Exception):
     """A setting is wrong; the message names the variable and what is allowed."""
 
@@ -349,13 +353,10 @@ class Settings(BaseSettings):
         """Where the generated master key lives when GATEHOUSE_MASTER_KEY is unset."""
         return self.home / "master.key"
 
-    def tier_limit(self, tier: Tier) -> int:
-        """Requests per minute allowed for a tier."""
-        return {
-            Tier.free: self.rate_limit_free,
-            Tier.pro: self.rate_limit_pro,
-            Tier.enterprise: self.rate_limit_enterprise,
-        }[tier]
+    def tier_limit(self, tier: str) -> int:
+        """Requests per minute allowed for a tier (by name; any other name: the platform's)."""
+        field = TIER_FIELDS.get(tier)
+        return int(getattr(self, field)) if field else self.platform_rate_limit
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -17,7 +17,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.auth.cache import PrincipalCache
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.usage import UsageRecorder
-from gatehouse.config import Settings, Tier
+from gatehouse.config import Settings
 from gatehouse.db.engine import Database
 from gatehouse.decisions.cache.options import TenantOptions
 from gatehouse.decisions.cache.service import DecisionCache
@@ -44,9 +44,6 @@ from gatehouse.secrets.keyring import KeyRing
 from gatehouse.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("gatehouse")
-
-# The settings field holding each tier's per-minute budget (a tier not listed: the platform's).
-TIER_LIMITS = {tier.value: f"rate_limit_{tier.value}" for tier in Tier}
 
 
 def client_ip(request: Request) -> str:
@@ -156,10 +153,7 @@ class Services:
 
     def tier_limit(self, tier: str) -> int:
         """Per-minute budget of a tier name."""
-        # By name, without building the enum and the settings' table on every request.
-        field = TIER_LIMITS.get(tier)
-        limit = getattr(self.settings, field) if field else self.settings.platform_rate_limit
-        return int(limit)
+        return self.settings.tier_limit(tier)
 
     def actor(self, request: Request, principal: Principal) -> Actor:
         """The audit actor for a request."""

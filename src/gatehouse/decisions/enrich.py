@@ -25,13 +25,6 @@ from gatehouse.identity.models import Identity
 from gatehouse.kit.ttl import Expiring
 
 MAX_REF = 256
-
-
-class Unknown:
-    """A subject reference not looked up yet (None means looked up and not found)."""
-
-
-UNKNOWN = Unknown()
 SETTING_TTL = 5.0  # seconds a tenant's enrichment setting is reused (other processes' changes)
 
 
@@ -74,12 +67,7 @@ class Subjects:
         return found
 
     async def _key_of(self, tenant: str, ref: str) -> str | None:
-        known = self.keys.get((tenant, ref), UNKNOWN)
-        if known is not UNKNOWN:
-            assert not isinstance(known, Unknown)
-            return known
-        key = self.keys[(tenant, ref)] = await self._look_up(tenant, ref)
-        return key
+        return await self.keys.fetch((tenant, ref), lambda: self._look_up(tenant, ref))
 
     async def _look_up(self, tenant: str, ref: str) -> str | None:
         async with self.db.transaction(write=False) as session:
