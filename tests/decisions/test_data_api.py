@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gatehouse.decisions.embedded.engines import EmbeddedEngines
@@ -145,3 +147,20 @@ async def test_worker_threads_answer_the_same(api: Api) -> None:
         assert caught.value.code == "eval_cancel_error"
     finally:
         await pooled.stop()
+
+
+async def test_first_callers_of_a_cold_tenant_share_one_build(api: Api) -> None:
+    """32 decisions arriving together before the tenant's engine exists build it once."""
+    svc = api.h.svc
+    cold = EmbeddedEngines(svc.db, svc.distribution, time_limit_ms=10_000)
+    try:
+        alice = api.org.users["alice"]
+        ask = {"action": "read", "subject": {"id": alice, "groups": ["engineering"]}}
+        found = await asyncio.gather(
+            *(cold.evaluate("acme", "authz/allow", ask) for _ in range(32))
+        )
+        assert [d.result for d in found] == [True] * 32
+        assert cold.tenants["acme"].rebuilds == 1
+        assert cold.generation == 1
+    finally:
+        await cold.stop()

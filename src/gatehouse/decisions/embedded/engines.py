@@ -124,7 +124,7 @@ class EmbeddedEngines:
         """The tenant's current generation (loaded, and watched, on first use)."""
         held = self.tenants.get(tenant_id)
         if held is None:
-            await self.reload(tenant_id)
+            await self.reload(tenant_id, missing_only=True)
             return self.tenants[tenant_id].sources
         return held.sources
 
@@ -134,10 +134,14 @@ class EmbeddedEngines:
             await self.distribution.catch_up(tenant_id)
             await self.reload(tenant_id)
 
-    async def reload(self, tenant_id: str) -> None:
-        """Read the tenant's policies, local data and document, and publish a new generation."""
+    async def reload(self, tenant_id: str, *, missing_only: bool = False) -> None:
+        """Read the tenant's policies, local data and document, and publish a new generation
+        (with `missing_only`, only when no generation is held: the first callers of a cold
+        tenant share one load)."""
         lock = self.loading.setdefault(tenant_id, asyncio.Lock())
         async with lock:
+            if missing_only and tenant_id in self.tenants:
+                return
             started = time.perf_counter()
             for _ in range(LABEL_TRIES):
                 current = await self.distribution.current(tenant_id)
