@@ -7,7 +7,6 @@ looked up once, and a failed evaluation denies its item instead of failing the w
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from gatehouse.decisions import opa
 from gatehouse.decisions.service import account, answer
 from gatehouse.decisions.types import Decision, EvaluationError
+from gatehouse.kit.ids import new_ids
 from gatehouse.services import Services
 
 # Stop after the first deny or permit (AuthZEN's `evaluations_semantic`); None evaluates all.
@@ -79,20 +79,6 @@ async def subjects_of(svc: Services, tenant: str, inputs: Sequence[Any]) -> list
     return out
 
 
-def decision_ids(n: int) -> list[str]:
-    """`n` random UUIDs (version 4) as strings: one `urandom` call, not one per decision."""
-    raw = bytearray(os.urandom(16 * n))
-    for at in range(0, 16 * n, 16):
-        raw[at + 6] = raw[at + 6] & 0x0F | 0x40
-        raw[at + 8] = raw[at + 8] & 0x3F | 0x80
-    h = raw.hex()
-    return [
-        f"{h[j : j + 8]}-{h[j + 8 : j + 12]}-{h[j + 12 : j + 16]}-"
-        f"{h[j + 16 : j + 20]}-{h[j + 20 : j + 32]}"
-        for j in range(0, 32 * n, 32)
-    ]
-
-
 async def decide_all(
     svc: Services,
     tenant: str,
@@ -108,7 +94,7 @@ async def decide_all(
     path = "/".join(opa.segments(rule))
     enriched = await subjects_of(svc, tenant, inputs)
     out: list[Verdict] = []
-    for input, decision_id in zip(enriched, decision_ids(len(enriched)), strict=True):
+    for input, decision_id in zip(enriched, new_ids(len(enriched)), strict=True):
         started = time.perf_counter_ns()
         try:
             decision, hit = await answer(svc, tenant, path, path, input)

@@ -9,13 +9,13 @@ explanation its OPA returns.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from gatehouse.decisions import opa
 from gatehouse.decisions.service import Answer, account, failure
 from gatehouse.decisions.types import EvaluationError
+from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem
 from gatehouse.services import Services
 
@@ -65,7 +65,7 @@ async def explained(
     if found is None:  # the tenant's routing changed meanwhile
         raise unsupported(mode)
     decision, explanation = found
-    decision_id = str(uuid.uuid4())
+    decision_id = new_id()
     where = "/".join(opa.segments(path))
     elapsed = time.perf_counter_ns() - started_ns
     metrics = account(svc, tenant, where, input, decision, decision_id, elapsed, None, requested_by)

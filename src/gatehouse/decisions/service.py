@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from gatehouse.decisions.cache.options import CachePolicy
 from gatehouse.decisions.log import Made
 from gatehouse.decisions.monitor.stats import violates
 from gatehouse.decisions.types import Decision, EvaluationError
+from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem
 from gatehouse.services import Services
 
@@ -97,7 +97,7 @@ async def decide(
     when it holds the answer for the engine's current revisions, and log the decision."""
     if input is not None and await svc.subjects.enabled(tenant):
         input = await svc.subjects.apply(tenant, input)
-    decision_id = str(uuid.uuid4())
+    decision_id = new_id()
     where = "/".join(opa.segments(path))
     try:
         decision, hit = await answer(svc, tenant, path, where, input, use_cache)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import time
+import uuid_utils
 
 
 def new_id() -> str:
-    """Return a UUIDv7 string (48-bit millisecond time, then randomness)."""
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the object
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A UUIDv7 string (RFC 9562: 48-bit millisecond time, then a counter and randomness)."""
+    return str(uuid_utils.uuid7())
+
+
+def new_ids(n: int) -> list[str]:
+    """`n` UUIDv7 strings, in increasing order."""
+    make = uuid_utils.uuid7
+    return [str(make()) for _ in range(n)]
+
+
+def new_hex() -> str:
+    """A UUIDv7 as 32 hex digits (request ids)."""
+    return uuid_utils.uuid7().hex

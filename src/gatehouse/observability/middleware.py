@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
+from gatehouse.kit.ids import new_hex
 from gatehouse.kit.problems import Problem, problem_response
 from gatehouse.observability.logging import access_line
 from gatehouse.observability.metrics import Metrics
@@ -91,7 +91,7 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming if REQUEST_ID.match(incoming) else new_hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
