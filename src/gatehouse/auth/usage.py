@@ -19,6 +19,9 @@ from gatehouse.db.tenancy import ALL_TENANTS
 
 log = structlog.get_logger("gatehouse.usage")
 MAX_BUFFER = 50_000
+# Records written per driver call: building a slice's rows holds the event loop, so a second's
+# worth of a busy server's requests goes in several calls with requests served in between.
+SLICE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,9 @@ class UsageRecorder:
         try:
             async with self.db.transaction() as session:
                 conn = await session.connection()
-                await conn.exec_driver_sql(_insert_sql(conn.dialect.name), _rows(batch, conn))
+                sql = _insert_sql(conn.dialect.name)
+                for start in range(0, len(batch), SLICE):
+                    await conn.exec_driver_sql(sql, _rows(batch[start : start + SLICE], conn))
                 for token_id, at in sorted(last_used.items()):
                     await session.execute(
                         update(ApiToken)
