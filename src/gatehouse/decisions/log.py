@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 from collections import deque
@@ -30,6 +31,15 @@ INSTANCE = f"gatehouse:{socket.gethostname()}:{os.getpid()}"[:200]
 # Values shared by rows are the same objects, so a batch serialises each once (db/bulk.py).
 LABELS = {"id": INSTANCE, "app": "gatehouse"}
 NONE_REDACTED: list[str] = []
+
+
+@functools.lru_cache(maxsize=64)
+def extra_of(api: str) -> dict[str, str]:
+    """The `extra` column of decisions asked through `api` (one object per API, serialised once
+    per batch)."""
+    return {"api": api}
+
+
 YIELD_EVERY = 100  # rows prepared between turns of the event loop
 
 
@@ -164,5 +174,5 @@ class DecisionLog:
             "masked": report.masked or NONE_REDACTED,
             "requested_by": made.requested_by,
             "error": None,
-            "extra": {"api": made.api} if made.api else None,
+            "extra": extra_of(made.api) if made.api else None,
         }
