@@ -22,24 +22,30 @@ def parse(raw: bytes, what: str = "input document") -> Any:
 
 
 def check_size(value: Any, max_depth: int, max_nodes: int) -> None:
-    """OPA's 400 when `value` nests deeper than `max_depth` or holds over `max_nodes` values."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    nodes = 0
+    """OPA's 400 when `value` nests deeper than `max_depth` or holds over `max_nodes` values
+    (the value itself is one, at depth 1). Only containers are walked: scalars are counted by
+    their parent's length."""
+    too_deep = f"input document nests deeper than {max_depth} levels"
+    if max_depth < 1:
+        raise opa.error(400, "invalid_parameter", too_deep)
+    nodes = 1
+    walked = type(value) is dict or type(value) is list
+    stack: list[tuple[Any, int]] = [(value, 1)] if walked else []
     while stack:
         item, depth = stack.pop()
-        nodes += 1
+        children = item.values() if type(item) is dict else item
+        if not children:
+            continue
+        nodes += len(children)
         if nodes > max_nodes:
             raise opa.error(
                 400, "invalid_parameter", f"input document holds more than {max_nodes} values"
             )
-        if depth > max_depth:
-            raise opa.error(
-                400, "invalid_parameter", f"input document nests deeper than {max_depth} levels"
-            )
-        if type(item) is dict:
-            stack.extend((v, depth + 1) for v in item.values())
-        elif type(item) is list:
-            stack.extend((v, depth + 1) for v in item)
+        if depth == max_depth:  # its children would be one level too deep
+            raise opa.error(400, "invalid_parameter", too_deep)
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
 
 
 def input_of(raw: bytes, max_depth: int, max_nodes: int) -> Any:
