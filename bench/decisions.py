@@ -216,6 +216,9 @@ async def changes(port: int, evaluator: str, admin: str, people: list[str]) -> d
         enriched = await moves(
             client, ask, scim, people[CHANGES:], "authz_subject/allow", "Enriched"
         )
+        # Let the engine's document catch up with those changes (its reloads would otherwise
+        # still be under way when the policy change below is timed).
+        await settled(client, ask, people[-1], f"Enriched {len(people) - CHANGES - 1}")
         policy = await policy_changes(client, ask)
     return {
         "change_visible_p50_s": round(statistics.median(document), 3),
@@ -224,6 +227,18 @@ async def changes(port: int, evaluator: str, admin: str, people: list[str]) -> d
         "change_visible_enriched_p95_s": round(p95(enriched), 3),
         **policy,
     }
+
+
+async def settled(client: httpx.AsyncClient, ask: dict[str, str], who: str, where: str) -> None:
+    """Wait until the engine's document shows `who` in department `where`."""
+    body = {"input": {"subject": {"id": who}, "action": "read", "resource": {"department": where}}}
+    deadline = time.perf_counter() + 60
+    while (await client.post("/v1/data/authz/allow", json=body, headers=ask)).json().get(
+        "result"
+    ) is not True:
+        if time.perf_counter() > deadline:
+            raise AssertionError("the engine's document did not catch up in 60 s")
+        await asyncio.sleep(0.05)
 
 
 async def moves(
