@@ -8,6 +8,8 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -128,6 +130,19 @@ async def truncate_all(url: str) -> None:
 
 
 BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+def worker_process(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
+    """`gatehouse worker` on the test's home and database, with `env` (GATEHOUSE_* values) added."""
+    values = {
+        **os.environ,
+        "GATEHOUSE_HOME": str(settings.home),
+        "GATEHOUSE_DATABASE_URL": settings.effective_database_url,
+        "GATEHOUSE_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    cli = Path(sys.executable).with_name("gatehouse")
+    return subprocess.Popen([str(cli), "worker"], env=values, stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture

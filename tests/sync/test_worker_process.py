@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,7 +13,7 @@ from gatehouse.config import Settings
 from gatehouse.db.tenancy import TENANT
 from gatehouse.identity.models import Identity, RecordVersion
 from gatehouse.sync.models import SyncRun
-from tests.conftest import BOTH, Harness, started
+from tests.conftest import BOTH, Harness, started, worker_process
 from tests.sync.source import sqlite_people
 
 pytestmark = BOTH
@@ -29,20 +26,15 @@ PEOPLE = {
 
 
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GATEHOUSE_HOME": str(settings.home),
-        "GATEHOUSE_DATABASE_URL": settings.effective_database_url,
-        "GATEHOUSE_SYNC_LEASE_SECONDS": "5",
-        "GATEHOUSE_WORKER_POLL_SECONDS": "0.2",
-        "GATEHOUSE_LOG_LEVEL": "WARNING",
+    return worker_process(
+        settings,
+        GATEHOUSE_SYNC_LEASE_SECONDS="5",
+        GATEHOUSE_WORKER_POLL_SECONDS="0.2",
         # Sync only: a webhook dispatch waiting on SQLite's write lock, shared with the test's
         # server, can delay the exit this test waits for (tests/webhooks covers the worker's
         # deliveries).
-        "GATEHOUSE_WEBHOOKS_WORKER": "false",
-    }
-    cli = Path(sys.executable).with_name("gatehouse")
-    return subprocess.Popen([str(cli), "worker"], env=env, stdout=subprocess.DEVNULL)
+        GATEHOUSE_WEBHOOKS_WORKER="false",
+    )
 
 
 async def _run(h: Harness, run_id: str) -> SyncRun:

@@ -1,30 +1,20 @@
 """`gatehouse worker` delivers webhooks when the server's process does not."""
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 from gatehouse.config import Settings
-from tests.conftest import BOTH, started
+from tests.conftest import BOTH, started, worker_process
 from tests.webhooks.conftest import Receiver, add_user, endpoint, loopback, tenant_auth
 
 pytestmark = BOTH
 
 
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GATEHOUSE_HOME": str(settings.home),
-        "GATEHOUSE_DATABASE_URL": settings.effective_database_url,
-        "GATEHOUSE_OUTBOUND_ALLOW": "127.0.0.0/8",
-        "GATEHOUSE_WEBHOOKS_POLL_SECONDS": "0.05",
-        "GATEHOUSE_LOG_LEVEL": "WARNING",
-    }
-    cli = Path(sys.executable).with_name("gatehouse")
-    return subprocess.Popen([str(cli), "worker"], env=env, stdout=subprocess.DEVNULL)
+    return worker_process(
+        settings, GATEHOUSE_OUTBOUND_ALLOW="127.0.0.0/8", GATEHOUSE_WEBHOOKS_POLL_SECONDS="0.05"
+    )
 
 
 async def test_a_worker_process_delivers_what_the_server_queued(
