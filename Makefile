@@ -3,24 +3,34 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BASE   := $(VENV)/.installed-base
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar on
 COMPILE := $(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --no-annotate \
            --no-header --strip-extras --allow-unsafe
 
-.PHONY: setup run test test-fast lint format bench pins clean opal-venv
+.PHONY: setup serving run test test-fast lint format bench pins clean opal-venv
 
-setup: $(STAMP) ## create the virtualenv and install pinned dependencies (fast when nothing changed)
+setup: $(STAMP) ## the virtualenv with everything tests and lint need (fast when nothing changed)
 
-$(STAMP): requirements/dev.txt pyproject.toml scripts/system-packages
-	scripts/system-packages
+serving: $(BASE) ## the virtualenv with what serving needs (what `make run` installs)
+
+$(BASE): requirements/base.txt pyproject.toml
+	@echo "==> creating $(VENV) and installing what Gatehouse needs to serve (requirements/base.txt)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) -r requirements/base.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE) requirements/dev.txt scripts/system-packages
+	@echo "==> installing the test and lint toolchain (requirements/dev.txt) and OpenLDAP for the tests"
+	scripts/system-packages
+	$(PIP) -r requirements/dev.txt
 	touch $(STAMP)
 
 opal-venv: ## the cached virtualenv with opal-server and opal-client (OPAL tests and bench)
 	scripts/opal-venv
 
-run: setup ## start Gatehouse on its embedded defaults with a demo tenant
+run: serving ## start Gatehouse on its embedded defaults with a demo tenant
 	$(BIN)/gatehouse serve --demo
 
 test: setup ## lint, type-check and run every test (SQLite, PostgreSQL, Redis; OPAL on CI)

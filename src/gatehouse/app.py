@@ -35,7 +35,7 @@ from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.openapi import install_openapi
-from gatehouse.kit.problems import install_problem_handlers
+from gatehouse.kit.problem_http import install_problem_handlers
 from gatehouse.kit.shards import dispatch
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure

@@ -6,14 +6,14 @@ import asyncio
 import getpass
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from redis.asyncio import Redis
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from gatehouse.audit.context import Actor
-from gatehouse.auth.cache import PrincipalCache
 from gatehouse.config import ConfigError, Settings, load_settings
 from gatehouse.db.engine import Database
 from gatehouse.kit.problems import Problem
@@ -26,7 +26,7 @@ errors = Console(stderr=True)
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error and exit."""
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, markup=False, highlight=False)
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -57,19 +57,61 @@ def cli_actor(tenant_id: str) -> Actor:
     return Actor(tenant_id=tenant_id, actor=f"cli:{user}", user_agent="gatehouse-cli")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def no_state(cfg: Settings) -> str:
+    """The one-line answer for a command run where there is no Gatehouse state."""
+    where = "GATEHOUSE_DATABASE_URL" if cfg.database_url else f"{cfg.home.resolve()}"
+    return (
+        f"no Gatehouse state here ({where} has no Gatehouse database): run this from the "
+        "directory that holds var/, or set GATEHOUSE_HOME (`gatehouse serve` or "
+        "`gatehouse db upgrade` creates one)"
+    )
+
+
 @asynccontextmanager
-async def database(cfg: Settings) -> AsyncIterator[Database]:
-    """The configured database, disposed afterwards."""
+async def database(
+    cfg: Settings, *, create: bool = False, migrated: bool = True
+) -> AsyncIterator[Database]:
+    """The configured database, disposed afterwards.
+
+    Unless `create`, a SQLite file that does not exist is never made: the command fails in one
+    line instead. Unless `migrated` is False, a database without Gatehouse's schema fails too.
+    """
+    file = sqlite_file(cfg.effective_database_url)
+    if not create and file is not None and not file.exists():
+        fail(no_state(cfg))
     db = Database(cfg.effective_database_url)
     try:
+        if migrated and not create and not await _has_schema(db):
+            fail(no_state(cfg))
         yield db
     finally:
         await db.dispose()
 
 
+async def _has_schema(db: Database) -> bool:
+    try:
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+    except DBAPIError:
+        return False
+    return True
+
+
 async def announce_access_change(cfg: Settings) -> None:
     """Tell running servers (through Redis, when configured) to drop cached tokens now."""
     if cfg.redis_url:
+        from redis.asyncio import Redis  # only here: most commands never need Redis
+
+        from gatehouse.auth.cache import PrincipalCache
+
         cache = PrincipalCache(0, Redis.from_url(cfg.redis_url, socket_timeout=1))
         await cache.invalidate()
         await cache.close()

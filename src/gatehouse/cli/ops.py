@@ -33,7 +33,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     async def go() -> str | None:
         cfg = settings()
-        async with database(cfg) as db:
+        async with database(cfg, create=True) as db:
             await migrate.upgrade(db.engine, revision, cfg)
             return await migrate.current(db.engine)
 
@@ -46,7 +46,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, or `base`
 
     async def go() -> str | None:
         cfg = settings()
-        async with database(cfg) as db:
+        async with database(cfg, migrated=False) as db:
             await migrate.downgrade(db.engine, revision, cfg)
             return await migrate.current(db.engine)
 
@@ -58,7 +58,7 @@ def db_current() -> None:
     """Print the revision the database is at and the newest one available."""
 
     async def go() -> str | None:
-        async with database(settings()) as db:
+        async with database(settings(), migrated=False) as db:
             return await migrate.current(db.engine)
 
     console.print(f"current: {run(go()) or 'none'}  head: {migrate.head()}")

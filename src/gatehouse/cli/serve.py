@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
+import socket
 from typing import Annotated
 
 import typer
@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gatehouse.bootstrap import Prepared, prepare
-from gatehouse.cli.common import console, run, settings
+from gatehouse.cli.common import console, fail, run, settings
 from gatehouse.config import load_settings
 
 
@@ -22,7 +22,7 @@ def factory() -> FastAPI:
     return create_app(load_settings())
 
 
-def _tour(url: str, prepared: Prepared) -> None:
+def _tour(url: str, prepared: Prepared, again: str) -> None:
     token = prepared.demo_token
     console.rule("[bold]Gatehouse demo")
     console.print(f"API          {url}")
@@ -30,9 +30,9 @@ def _tour(url: str, prepared: Prepared) -> None:
     if token is None:
         console.print(
             "The demo tenant's admin token was printed when it was created and is not stored.\n"
-            f"Get a new one with: [bold]{sys.argv[0]} serve --demo --new-token[/]"
+            f"Get a new one with: [bold]{again}[/]"
         )
-        token = "$GATEHOUSE_TOKEN"  # noqa: S105 (a shell variable name)
+        token = "$TOKEN"  # noqa: S105 (a shell variable name, as the docs use)
     else:
         console.print(
             f"Demo token   [bold green]{token}[/]  (shown once; tenant `demo`, admin:*)",
@@ -51,6 +51,24 @@ def _tour(url: str, prepared: Prepared) -> None:
     console.rule()
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail in one line, before any side effect, when the address cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot bind {host}:{port}: {exc.strerror}; pass --host with a local address")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fail(
+                f"cannot listen on {host}:{port}: {exc.strerror}; stop what listens there "
+                "or pass --port with a free port"
+            )
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (GATEHOUSE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (GATEHOUSE_PORT).")] = None,
@@ -60,11 +78,15 @@ def serve(
 ) -> None:
     """Apply migrations, open the key ring, and serve the API."""
     cfg = settings()
-    prepared = run(prepare(cfg, demo=demo, new_token=new_token))
     bind_host, bind_port = host or cfg.host, port or cfg.port
+    check_port(bind_host, bind_port)  # before anything is written or a token minted
+    prepared = run(prepare(cfg, demo=demo, new_token=new_token))
     console.print(f"database ready at revision {prepared.revision}")
     if demo:
-        _tour(f"http://{bind_host}:{bind_port}", prepared)
+        again = "gatehouse serve --demo --new-token"
+        again += f" --host {host}" if host else ""
+        again += f" --port {port}" if port else ""
+        _tour(f"http://{bind_host}:{bind_port}", prepared, again)
     os.environ.setdefault("GATEHOUSE_HOME", str(cfg.home))
     uvicorn.run(
         "gatehouse.cli.serve:factory",

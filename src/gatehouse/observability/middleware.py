@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.auth.usage import UsageRecord, UsageRecorder
 from gatehouse.kit.ids import new_hex
-from gatehouse.kit.problems import Problem, problem_response
+from gatehouse.kit.problem_http import problem_response
+from gatehouse.kit.problems import Problem
 from gatehouse.observability.logging import access_line
 from gatehouse.observability.metrics import Metrics
 
