@@ -1,4 +1,4 @@
-"""What a newcomer meets first: `make run`'s installs, CLI start-up, a wrong directory, a taken port."""
+"""What a newcomer meets first: make run, CLI start-up, a wrong directory, a taken port."""
 
 import json
 import os
