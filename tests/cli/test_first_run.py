@@ -128,3 +128,20 @@ def test_serve_on_a_taken_port_fails_first(env: dict[str, str], tmp_path: Path) 
     assert "--port" in out
     assert "gth_" not in out and "Demo token" not in out
     assert not home.exists()
+
+
+def test_tables_never_cut_ids(tmp_path: Path, env: dict[str, str]) -> None:
+    """On an 80-column terminal `token list` shows whole ids, ready for `token revoke`."""
+    env = {**env, "GATEHOUSE_HOME": str(tmp_path / "var"), "COLUMNS": "80"}
+    gh(env, "db", "upgrade")
+    gh(env, "tenant", "create", "acme")
+    made = json.loads(
+        gh(
+            env,
+            *("token", "create", "--tenant", "acme", "-s", "audit:read", "-s", "tokens:read"),
+            *("--name", "a token whose name is long enough to crowd the table", "--json"),
+        )
+    )
+    listed = gh(env, "token", "list", "--tenant", "acme")
+    assert made["id"] in listed, listed
+    gh(env, "token", "revoke", made["id"], "--tenant", "acme")

@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,17 @@ async def test_add_list_test_deliveries(tmp_path: Path, receiver: Receiver) -> N
     assert "No webhook endpoint" in gh(
         env, "webhook", "deliveries", "--tenant", "other", endpoint_id, code=2
     )
+
+
+async def test_failed_test_delivery_exits_1(tmp_path: Path) -> None:
+    """`webhook test` exits 1 when the endpoint did not take the message, like `connect test`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.update({"GATEHOUSE_HOME": str(tmp_path / "var"), "GATEHOUSE_OUTBOUND_ALLOW": "127.0.0.0/8"})
+    await prepare(Settings(home=tmp_path / "var", _env_file=None), demo=True)  # type: ignore[call-arg]
+    with socket.socket() as closed:  # a port nothing listens on once the socket is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    added = gh(env, "webhook", "add", "--tenant", "demo", "--url", f"http://127.0.0.1:{port}/")
+    endpoint_id = re.search(r"endpoint (\S+)", added).group(1)  # type: ignore[union-attr]
+    out = gh(env, "webhook", "test", "--tenant", "demo", endpoint_id, code=1)
+    assert out.startswith("failed")

@@ -7,7 +7,6 @@ import re
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from gatehouse.auth import service as tokens
 from gatehouse.auth.schemas import TokenCreate, TokenOut
@@ -19,6 +18,7 @@ from gatehouse.cli.common import (
     fail,
     run,
     settings,
+    table,
 )
 from gatehouse.config import Tier
 from gatehouse.tenants import service as tenants
@@ -78,10 +78,10 @@ def tenant_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
-    table = Table("id", "name", "tier", "status", "created")
-    for t in rows:
-        table.add_row(t.id, t.name, t.tier, t.status, t.created_at.isoformat(timespec="seconds"))
-    console.print(table)
+    shown = [
+        (t.id, t.name, t.tier, t.status, t.created_at.isoformat(timespec="seconds")) for t in rows
+    ]
+    console.print(table("id", "name", "tier", "status", "created", rows=shown))
 
 
 @token_app.command("create")
@@ -147,9 +147,8 @@ def token_list(
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
-    table = Table("id", "name", "prefix", "scopes", "expires", "last used", "revoked")
-    for t in rows:
-        table.add_row(
+    shown = [
+        (
             t.id,
             t.name,
             t.prefix,
@@ -158,7 +157,10 @@ def token_list(
             f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",
             "yes" if t.revoked_at else "",
         )
-    console.print(table)
+        for t in rows
+    ]
+    headers = ("id", "name", "prefix", "scopes", "expires", "last used", "revoked")
+    console.print(table(*headers, rows=shown))
 
 
 @token_app.command("revoke")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Column, Table
 from sqlalchemy.exc import DBAPIError
 
 from gatehouse.audit.context import Actor
@@ -21,6 +22,26 @@ from gatehouse.kit.problems import Problem
 T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True)
+
+
+def table(*headers: str, rows: Iterable[Sequence[str]], keep: Sequence[str] = ("id",)) -> Table:
+    """A table whose `keep` columns (ids) are never cut short: the other columns fold instead.
+
+    Rich shrinks every column of a table wider than the terminal, ids included; an id cut to
+    `01a2…` cannot be copied into `token revoke`, so those columns keep their longest value.
+    """
+    shown = [list(row) for row in rows]
+    columns = []
+    for index, header in enumerate(headers):
+        if header in keep:
+            widest = max((len(row[index]) for row in shown), default=0)
+            columns.append(Column(header, no_wrap=True, min_width=max(widest, len(header))))
+        else:
+            columns.append(Column(header, overflow="fold"))
+    out = Table(*columns)
+    for row in shown:
+        out.add_row(*row)
+    return out
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -13,7 +13,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from gatehouse.cli.common import cli_actor, console, database, fail, run, settings
+from gatehouse.cli.common import cli_actor, console, database, fail, run, settings, table
 from gatehouse.connections import operations, service
 from gatehouse.connections.mapping import stream_doc
 from gatehouse.connections.models import Connection
@@ -171,14 +171,14 @@ def connect_list(tenant: Tenant, as_json: AsJson = False) -> None:
             )
         )
         return
-    table = Table("id", "name", "type", "status", "health", "checked")
+    shown = []
     for r in rows:
         health = "never checked"
         if r.last_check_ok is not None:
             health = "[green]ok[/]" if r.last_check_ok else f"[red]{r.last_check_failure}[/]"
         checked = f"{r.last_check_at:%Y-%m-%d %H:%M}" if r.last_check_at else ""
-        table.add_row(r.id, r.name, r.type, r.status, health, checked)
-    console.print(table)
+        shown.append((r.id, r.name, r.type, r.status, health, checked))
+    console.print(table("id", "name", "type", "status", "health", "checked", rows=shown))
 
 
 @connect_app.command("test")
@@ -219,11 +219,12 @@ def connect_discover(ref: Ref, tenant: Tenant, as_json: AsJson = False) -> None:
             f"{', '.join(info.primary_key) or '-'}  cursor: "
             f"{', '.join(info.cursor_candidates) or '-'}"
         )
-        table = Table("field", "type", "nullable", "sensitivity", title=title, title_justify="left")
+        fields = Table("field", "type", "nullable", "sensitivity", title=title)
         for f in info.fields:
             kind = f"{f.type} ({f.format})" if f.format else f.type
-            table.add_row(f.name, kind, "yes" if f.nullable else "no", f.sensitivity.value)
-        console.print(table)
+            fields.add_row(f.name, kind, "yes" if f.nullable else "no", f.sensitivity.value)
+        fields.title_justify = "left"
+        console.print(fields)
 
 
 def _set_status(ref: str, tenant: str, status: Status) -> tuple[Connection, list[str]]:

@@ -54,11 +54,12 @@ def load(name: str) -> click.Command:
     """The click command for `name`, importing its module now."""
     entry = COMMANDS[name]
     target: Any = getattr(importlib.import_module(entry.module), entry.attribute)
-    if not isinstance(target, typer.Typer):
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)  # a group even with one command
+    else:
         single = typer.Typer(pretty_exceptions_show_locals=False)
         single.command(name)(target)
-        target = single
-    command = typer.main.get_command(target)
+        command = typer.main.get_command(single)
     command.name = name
     return command
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from gatehouse.cli.common import cli_actor, console, database, run, settings
+from gatehouse.cli.common import cli_actor, console, database, run, settings, table
 from gatehouse.secrets.keyring import load_keyring
 from gatehouse.webhooks import queue, service
 from gatehouse.webhooks.schemas import EndpointIn
@@ -54,10 +53,7 @@ def listing(tenant: Tenant) -> None:
                 for r in rows
             ]
 
-    table = Table("id", "url", "event types", "enabled")
-    for values in run(go()):
-        table.add_row(*values)
-    console.print(table)
+    console.print(table("id", "url", "event types", "enabled", rows=run(go())))
 
 
 @webhook_app.command("test")
@@ -65,7 +61,7 @@ def test(tenant: Tenant, endpoint_id: Annotated[str, typer.Argument()]) -> None:
     """Send a `webhook.test` message now and show how the endpoint answered."""
     cfg = settings()
 
-    async def go() -> str:
+    async def go() -> tuple[bool, str]:
         async with database(cfg) as db:
             async with db.transaction() as session:
                 ring = await load_keyring(session, cfg)
@@ -75,12 +71,16 @@ def test(tenant: Tenant, endpoint_id: Annotated[str, typer.Argument()]) -> None:
             finally:
                 await worker.close()
         if outcome is None:
-            return "not sent: the endpoint is disabled"
+            return False, "not sent: the endpoint is disabled"
         state = "delivered" if outcome.succeeded else "failed"
         detail = f" ({outcome.error})" if outcome.error else ""
-        return f"{state}: status {outcome.status}, {outcome.latency_ms:.0f} ms{detail}"
+        line = f"{state}: status {outcome.status}, {outcome.latency_ms:.0f} ms{detail}"
+        return outcome.succeeded, line
 
-    console.print(run(go()), markup=False)
+    delivered, line = run(go())
+    console.print(line, markup=False)
+    if not delivered:
+        raise typer.Exit(1)  # like `connect test`: scripts can tell a failed delivery
 
 
 @webhook_app.command("deliveries")
@@ -111,9 +111,6 @@ def deliveries(
             return shown, total, good
 
     shown, total, good = run(go())
-    table = Table("at", "event", "attempt", "status", "ms", "error")
-    for values in shown:
-        table.add_row(*values)
-    console.print(table)
+    console.print(table("at", "event", "attempt", "status", "ms", "error", rows=shown, keep=()))
     rate = f"{good / total:.1%}" if total else "-"
     console.print(f"{total} attempts, {good} succeeded ({rate})")
