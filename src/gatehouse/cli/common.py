@@ -66,7 +66,23 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except ConfigError as exc:
         fail(str(exc))
     except Problem as exc:
-        fail(exc.detail)
+        fail(described(exc))
+
+
+def described(problem: Problem) -> str:
+    """A problem's detail and, one a line, each error it lists (the API's `errors`)."""
+    listed = problem.extra.get("errors")
+    if not isinstance(listed, list) or not listed:
+        return problem.detail
+    lines = [problem.detail.replace("; see errors", "")]
+    for error in listed:
+        if isinstance(error, dict):
+            where = error.get("field") or error.get("path") or error.get("loc") or ""
+            message = error.get("message") or error.get("msg") or error
+            lines.append(f"  {where}: {message}" if where else f"  {message}")
+        else:
+            lines.append(f"  {error}")
+    return "\n".join(lines)
 
 
 def cli_actor(tenant_id: str) -> Actor:

@@ -18,7 +18,7 @@ from gatehouse.connections import operations, service
 from gatehouse.connections.mapping import stream_doc
 from gatehouse.connections.models import Connection
 from gatehouse.connections.runner import Checked
-from gatehouse.connections.schemas import ConnectionCreate, Status
+from gatehouse.connections.schemas import ConnectionCreate, ConnectionUpdate, Status
 from gatehouse.connections.spec import Spec, spec_of
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import load_keyring
@@ -101,21 +101,30 @@ def print_check(checked: Checked) -> None:
         console.print(f"      {checked.hint}", highlight=False)
 
 
+ConfigPairs = Annotated[list[str] | None, typer.Option("--config", "-c", help="key=value; repeat.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(help="A JSON object with the configuration (the API's `config`); -c wins."),
+]
+Prompt = Annotated[bool, typer.Option(help="Ask for missing secrets.")]
+
+
 @connect_app.command("add")
 def connect_add(
     type_name: Annotated[str, typer.Argument(metavar="TYPE", help="Connector type.")],
     tenant: Tenant,
     name: Annotated[str, typer.Option(help="Unique name in the tenant.")],
-    config: Annotated[
-        list[str] | None, typer.Option("--config", "-c", help="key=value; repeat.")
-    ] = None,
-    config_file: Annotated[
-        Path | None, typer.Option(help="A JSON object with the configuration.")
-    ] = None,
-    prompt: Annotated[bool, typer.Option(help="Ask for missing secrets.")] = True,
-    test: Annotated[bool, typer.Option(help="Check the connection after adding it.")] = True,
+    config: ConfigPairs = None,
+    config_file: ConfigFile = None,
+    prompt: Prompt = True,
+    test: Annotated[
+        bool, typer.Option(help="Check the configuration first; save it only when it works.")
+    ] = True,
+    dry_run: Annotated[
+        bool, typer.Option(help="Only check the configuration; save nothing.")
+    ] = False,
 ) -> None:
-    """Add a connection (secrets are stored encrypted), then check it."""
+    """Check a configuration, then save it as a connection (secrets are stored encrypted)."""
     try:
         spec = spec_of(type_name)
     except Problem as exc:
@@ -126,22 +135,106 @@ def connect_add(
     except ValueError as exc:
         fail(f"invalid connection: {exc}")
 
-    async def go() -> tuple[Connection, Checked | None]:
+    async def go() -> tuple[Connection | None, Checked | None]:
         async with connections() as ops:
+            actor = cli_actor(tenant)
+            checked = None
+            if test or dry_run:
+                with console.status("checking the connection"):
+                    checked = await operations.test_unsaved(ops, actor, type_name, data.config)
+                if dry_run or not checked.result.ok:
+                    return None, checked
             async with ops.db.transaction() as session:
-                row = await service.create_connection(session, ops.ring, cli_actor(tenant), data)
-            if not test:
-                return row, None
-            with console.status("checking the connection"):
-                _, checked = await operations.health(ops, cli_actor(tenant), row.id)
+                row = await service.create_connection(session, ops.ring, actor, data)
+                if checked is not None:
+                    row = await service.record_check(session, tenant, row.id, checked)
             return row, checked
 
     row, checked = run(go())
-    console.print(f"added connection [bold]{row.name}[/] ({row.type}) id {row.id}")
+    if checked is not None:
+        print_check(checked)
+    if row is not None:
+        console.print(f"added connection [bold]{row.name}[/] ({row.type}) id {row.id}")
+    elif dry_run:
+        console.print("dry run: nothing saved")
+    if checked is not None and not checked.result.ok:
+        console.print(
+            "not saved: fix the configuration and run the command again "
+            "(--no-test saves it unchecked)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+@connect_app.command("update")
+def connect_update(
+    ref: Ref,
+    tenant: Tenant,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    config: ConfigPairs = None,
+    config_file: ConfigFile = None,
+    prompt: Prompt = False,
+    test: Annotated[bool, typer.Option(help="Check the connection after the change.")] = True,
+) -> None:
+    """Change a connection's name or configuration: given keys replace the stored ones.
+
+    Stored secrets are kept unless the destination (host, path, ...) changes; then they must be
+    given again.
+    """
+
+    async def go() -> tuple[Connection, Checked | None]:
+        async with connections() as ops:
+            connection_id = await resolve(ops, tenant, ref)
+            actor = cli_actor(tenant)
+            async with ops.db.transaction(write=False) as session:
+                row = await service.get_connection(session, tenant, connection_id)
+            spec = spec_of(row.type)
+            given = (
+                gather_config(spec, config or [], config_file, prompt)
+                if (config or config_file or prompt)
+                else None
+            )
+            try:
+                change = ConnectionUpdate(
+                    name=name, config={**row.config, **given} if given is not None else None
+                )
+            except ValueError as exc:
+                fail(f"invalid change: {exc}")
+            async with ops.db.transaction() as session:
+                row = await service.update_connection(session, ops.ring, actor, row.id, change)
+            if not test:
+                return row, None
+            with console.status("checking the connection"):
+                return await operations.health(ops, actor, row.id)
+
+    row, checked = run(go())
+    console.print(f"updated connection [bold]{row.name}[/] ({row.type}) id {row.id}")
     if checked is not None:
         print_check(checked)
         if not checked.result.ok:
             raise typer.Exit(1)
+
+
+@connect_app.command("delete")
+def connect_delete(
+    ref: Ref,
+    tenant: Tenant,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a connection: its credentials are destroyed and its schedule removed."""
+    if not yes and not typer.confirm(f"delete connection {ref} of tenant {tenant}?"):
+        raise typer.Exit(1)
+
+    async def go() -> Connection:
+        async with connections() as ops:
+            connection_id = await resolve(ops, tenant, ref)
+            async with ops.db.transaction() as session:
+                row = await service.get_connection(session, tenant, connection_id)
+                await service.delete_connection(session, cli_actor(tenant), connection_id)
+            return row
+
+    row = run(go())
+    console.print(f"deleted connection [bold]{row.name}[/] ({row.type}) id {row.id}")
 
 
 @connect_app.command("list")
