@@ -111,6 +111,8 @@ async def test_fail_with_all_or_nothing_writes_nothing(harness: Harness) -> None
     body = done.json()
     assert (body["status"], body["written"]) == ("failed", False)
     assert body["error"].startswith("2 records failed and this run is all or nothing")
+    assert body["counts"]["identity"]["created"] == 0  # nothing written: nothing counted so
+    assert body["would_write"]["identity"]["created"] == 1
     assert [e["row"] for e in body["errors"]] == [1, 3]
     assert titles(await people(harness)) == {"ada": "Engineer", "bob": "Analyst"}
     assert [
@@ -158,7 +160,10 @@ async def test_dry_run_counts_and_writes_nothing(harness: Harness, mode: str) ->
     )
     body = done.json()
     assert (body["status"], body["written"], body["dry_run"]) == ("succeeded", False, True)
-    assert (body["counts"]["identity"]["created"], body["counts"]["identity"]["updated"]) == (1, 1)
+    # Nothing was written, and what would have been is reported apart from it.
+    assert (body["counts"]["identity"]["created"], body["counts"]["identity"]["updated"]) == (0, 0)
+    assert body["would_write"]["identity"] == {"created": 1, "updated": 1}
+    assert body["counts"]["identity"]["read"] == 3
     assert [
         await rows(harness, m) for m in (Identity, IdentityLink, RecordVersion, Event)
     ] == before
@@ -166,6 +171,8 @@ async def test_dry_run_counts_and_writes_nothing(harness: Harness, mode: str) ->
     runs = await harness.client.get("/pip/import/runs", headers=harness.auth(token))
     latest: dict[str, Any] = runs.json()["items"][0]
     assert (latest["id"], latest["dry_run"], latest["trigger"]) == (body["run_id"], True, "import")
+    assert (latest["written"], latest["would_write"]["identity"]["created"]) == (False, 1)
+    assert latest["counts"]["identity"]["created"] == 0
 
 
 async def test_rerunning_an_import_changes_nothing(harness: Harness) -> None:

@@ -18,6 +18,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.config import ConfigError, Settings, load_settings
 from gatehouse.db.engine import Database
 from gatehouse.kit.problems import Problem
+from gatehouse.observability.logging import configure
 
 T = TypeVar("T")
 console = Console()
@@ -44,6 +45,18 @@ def table(*headers: str, rows: Iterable[Sequence[str]], keep: Sequence[str] = ("
     return out
 
 
+def counts_table(title: str | None, counts: dict[str, dict[str, int]]) -> Table:
+    """A run's counters: a row per kind, a column per counter."""
+    out = Table(title=title)
+    names = list(dict.fromkeys(name for values in counts.values() for name in values))
+    out.add_column("kind")
+    for name in names:
+        out.add_column(name, justify="right")
+    for kind, values in counts.items():
+        out.add_row(kind, *(str(values.get(name, 0)) for name in names))
+    return out
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error and exit."""
     errors.print("[bold red]error:[/] ", end="")
@@ -52,11 +65,21 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings() -> Settings:
-    """Load settings or exit with the message naming the wrong variable."""
+    """Load settings (or exit with the message naming the wrong variable) and set up logging.
+
+    A command's log lines go to stderr, above any progress display: warnings and errors only and
+    readable in a terminal, unless GATEHOUSE_LOG_LEVEL or GATEHOUSE_LOG_JSON say otherwise.
+    """
     try:
-        return load_settings()
+        cfg = load_settings()
     except ConfigError as exc:
         fail(str(exc))
+    given = cfg.model_fields_set
+    configure(
+        cfg.log_level if "log_level" in given else "WARNING",
+        cfg.log_json if "log_json" in given else False,
+    )
+    return cfg
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -67,6 +90,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc))
     except Problem as exc:
         fail(described(exc))
+    except DBAPIError as exc:  # not a 400-line traceback: what failed, and the likely fix
+        fail(
+            f"the database refused the command: {str(exc.orig).splitlines()[0]} (after an "
+            "upgrade of Gatehouse, run `gatehouse db upgrade`)"
+        )
 
 
 def described(problem: Problem) -> str:

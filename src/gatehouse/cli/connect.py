@@ -15,6 +15,7 @@ from rich.table import Table
 
 from gatehouse.cli.common import cli_actor, console, database, fail, run, settings, table
 from gatehouse.connections import operations, service
+from gatehouse.connections.mapping import Mapping as StreamsMapping
 from gatehouse.connections.mapping import stream_doc
 from gatehouse.connections.models import Connection
 from gatehouse.connections.runner import Checked
@@ -318,6 +319,35 @@ def connect_discover(ref: Ref, tenant: Tenant, as_json: AsJson = False) -> None:
             fields.add_row(f.name, kind, "yes" if f.nullable else "no", f.sensitivity.value)
         fields.title_justify = "left"
         console.print(fields)
+
+
+@connect_app.command("map")
+def connect_map(
+    ref: Ref,
+    tenant: Tenant,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file", "-f", help='The mapping: {"streams": {"<stream>": {"transform": ...}}}.'
+        ),
+    ],
+) -> None:
+    """Choose the streams to sync and how (PUT /pip/connections/{id}/mapping)."""
+    try:
+        mapping = StreamsMapping.model_validate(orjson.loads(file.read_bytes()))
+    except (OSError, orjson.JSONDecodeError) as exc:
+        fail(f"--file {file}: not readable JSON ({exc})")
+    except ValueError as exc:
+        fail(f"--file {file}: not a mapping: {exc}")
+
+    async def go() -> Connection:
+        async with connections() as ops:
+            connection_id = await resolve(ops, tenant, ref)
+            return await operations.map_streams(ops, cli_actor(tenant), connection_id, mapping)
+
+    row = run(go())
+    names = ", ".join(row.mapping.get("streams", {})) or "none"
+    console.print(f"mapped connection [bold]{row.name}[/]: streams {names}", highlight=False)
 
 
 def _set_status(ref: str, tenant: str, status: Status) -> tuple[Connection, list[str]]:

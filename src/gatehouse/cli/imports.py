@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gatehouse.cli.common import cli_actor, console, database, errors, fail, run, settings
-from gatehouse.imports.prepare import Prepared, file_name, options_of, prepare
+from gatehouse.cli.common import (
+    cli_actor,
+    console,
+    counts_table,
+    database,
+    errors,
+    fail,
+    run,
+    settings,
+)
+from gatehouse.cli.progress import follow
+from gatehouse.imports.prepare import file_name, options_of, prepare
 from gatehouse.imports.schemas import ImportOut
 from gatehouse.imports.service import run_import
 from gatehouse.kit.problems import Problem
@@ -94,9 +102,9 @@ def import_file(
             async with db.transaction(write=False) as session:
                 await tenants.get_tenant(session, tenant)
             actor, run_with = cli_actor(tenant), run_settings(cfg)
-            return await _with_progress(
-                prepared, lambda watch: run_import(db, actor, prepared, run_with, watch)
-            )
+            runners: list[Runner] = []
+            work = asyncio.create_task(run_import(db, actor, prepared, run_with, runners.append))
+            return await follow(work, lambda: runners[0].tally if runners else None, "importing")
 
     out = run(go())
     _summary(out)
@@ -119,45 +127,15 @@ def _refused(problem: Problem) -> NoReturn:
     fail(problem.detail)
 
 
-Start = Callable[[Callable[[Runner], None]], Coroutine[Any, Any, ImportOut]]
-
-
-async def _with_progress(prepared: Prepared, start: Start) -> ImportOut:
-    """Run the import under a progress bar of rows read (of the total, when the file tells)."""
-    total = prepared.total()
-    runners: list[Runner] = []
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} rows"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=console) as progress:
-        task_id = progress.add_task(f"importing {prepared.source.name}", total=total)
-        work = asyncio.create_task(start(runners.append))
-        while not work.done():
-            if runners:
-                progress.update(task_id, completed=sum(runners[0].tally.rows.values()))
-            await asyncio.wait({work}, timeout=0.2)
-        out: ImportOut = await work
-        progress.update(task_id, completed=sum(s.rows for s in out.streams), total=total)
-    return out
-
-
 def _summary(out: ImportOut) -> None:
     title = f"import of {out.file.name}: {out.status}" + (" (dry run)" if out.dry_run else "")
-    table = Table(title=title)
-    columns = list(dict.fromkeys(name for counts in out.counts.values() for name in counts))
-    table.add_column("kind")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for kind, counts in out.counts.items():
-        table.add_row(kind, *(str(counts.get(name, 0)) for name in columns))
-    console.print(table)
+    console.print(counts_table(title, out.counts))
     if out.error:
         errors.print(out.error, markup=False, highlight=False)
-    elif not out.written:
-        console.print("nothing was written (dry run)")
+    if out.would_write is not None:
+        why = "dry run" if out.dry_run else "all or nothing"
+        console.print(f"{why}: nothing written; it would have written:")
+        console.print(counts_table(None, out.would_write))
 
 
 def _long(out: ImportOut) -> bool:

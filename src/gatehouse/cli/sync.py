@@ -7,11 +7,10 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
-from gatehouse.cli.common import console, fail, run, settings
+from gatehouse.cli.common import console, counts_table, fail, run, settings
 from gatehouse.cli.connect import Ref, Tenant, connections, resolve
+from gatehouse.cli.progress import follow
 from gatehouse.connections.operations import Connections
 from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.connectors.protocol import SyncMode
@@ -20,7 +19,7 @@ from gatehouse.sync import runs
 from gatehouse.sync.engine import Runner
 from gatehouse.sync.jobs import job_factory
 from gatehouse.sync.models import SyncRun
-from gatehouse.sync.tally import Tally
+from gatehouse.sync.schemas import RunOut
 from gatehouse.sync.tasks import run_settings
 from gatehouse.sync.worker import Worker
 from gatehouse.webhooks.worker import WebhookWorker
@@ -63,17 +62,6 @@ def worker() -> None:
     run(main())
 
 
-def _table(tally: Tally, status: str) -> Table:
-    table = Table(title=f"sync: {status}")
-    columns = sorted({name for counts in tally.counts.values() for name in counts})
-    table.add_column("kind")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for kind, counts in tally.counts.items():
-        table.add_row(kind, *(str(counts.get(c, 0)) for c in columns))
-    return table
-
-
 @sync_app.command("run")
 def sync_run(
     ref: Ref,
@@ -86,7 +74,7 @@ def sync_run(
 ) -> None:
     """Sync one connection now, showing live counts; exits 1 when the run does not succeed."""
 
-    async def main() -> tuple[str, str | None, Tally]:
+    async def main() -> SyncRun:
         async with connections() as ops:
             connection_id = await resolve(ops, tenant, ref)
             async with ops.db.transaction() as session:
@@ -104,13 +92,19 @@ def sync_run(
                 run_id = queued.id
             return await _execute(ops, run_id)
 
-    status, error, tally = run(main())
-    console.print(_table(tally, status))
-    if error:
-        fail(error, code=1)
+    final = run(main())
+    out = RunOut.model_validate(final)
+    title = f"sync of {ref}: {out.status}" + (" (dry run)" if out.dry_run else "")
+    console.print(counts_table(title, out.counts))
+    if out.would_write is not None:
+        why = "dry run" if out.dry_run else "all or nothing"
+        console.print(f"{why}: nothing written; it would have written:")
+        console.print(counts_table(None, out.would_write))
+    if out.error:
+        fail(out.error, code=1)
 
 
-async def _execute(ops: Connections, run_id: str) -> tuple[str, str | None, Tally]:
+async def _execute(ops: Connections, run_id: str) -> SyncRun:
     work = Worker(ops.db, job_factory(ops), run_settings(ops.settings), owner=f"cli:{run_id}")
     claimed = await runs.claim(ops.db, work.owner, work.settings.lease_seconds, run_id)
     if claimed is None:
@@ -118,13 +112,8 @@ async def _execute(ops: Connections, run_id: str) -> tuple[str, str | None, Tall
     row, spec = claimed
     watched: list[Runner] = []
     task = asyncio.create_task(work.execute(row, spec, watched.append))
-    with Live(_table(Tally(), "starting"), console=console, refresh_per_second=4) as live:
-        while not task.done():
-            if watched:
-                live.update(_table(watched[0].tally, "running"))
-            await asyncio.sleep(0.25)
-        await task
+    await follow(task, lambda: watched[0].tally if watched else None, "reading")
     async with ops.db.transaction(write=False) as session:
         final = await session.get(SyncRun, run_id, execution_options={TENANT: spec.tenant_id})
     assert final is not None
-    return final.status, final.error, watched[0].tally if watched else Tally()
+    return final

@@ -109,12 +109,15 @@ class Batch:
     after these records. None means the stream has no resumable position yet.
     `errors` are records the source could not parse (a malformed row), which a run reports
     and goes past; `rows`, when the source numbers its records (files), holds each record's row.
+    `total`, when the source can tell without reading everything (files), is how many records
+    this read yields in all, for progress bars.
     """
 
     records: list[dict[str, Any]]
     state: dict[str, Any] | None = None
     errors: list[RecordError] = field(default_factory=list)
     rows: list[int] | None = None
+    total: int | None = None
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,6 @@ class Prepared:
         """The name records are linked under: the `source` option or `import:<file name>`."""
         return self.options.source or f"import:{self.source.name}"[:64]
 
-    def total(self) -> int | None:
-        """Rows in the mapped streams, when the file tells without reading them all."""
-        counts = [self.source.table(plan.name).count() for plan in self.plans]
-        return None if any(c is None for c in counts) else sum(c or 0 for c in counts)
-
 
 def file_name(raw: str | None) -> str:
     """An upload's file name without any folder, printable, at most 200 characters."""

@@ -81,8 +81,13 @@ class ImportOut(BaseModel):
     file: FileOut
     streams: list[StreamOut]
     counts: dict[str, dict[str, int]] = Field(
-        description="Per kind: created, updated, skipped, unchanged, errors, and read, "
-        "filtered, linked, ambiguous, conflicts where they apply."
+        description="Per kind, what was written (created, updated, linked) and seen (skipped, "
+        "unchanged, errors, read, filtered, ambiguous, conflicts where they apply)."
+    )
+    would_write: dict[str, dict[str, int]] | None = Field(
+        None,
+        description="When nothing was written (a dry run, or an all-or-nothing import that "
+        "failed): what the import would have written.",
     )
     errors: list[RowError] = Field(description="Row-level problems, the first 1,000.")
     errors_total: int = Field(description="Every row-level problem, listed or not.")

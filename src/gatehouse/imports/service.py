@@ -25,7 +25,7 @@ from gatehouse.sync import runs
 from gatehouse.sync.engine import Runner, Settings
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job
-from gatehouse.sync.tally import Tally
+from gatehouse.sync.tally import Tally, settled
 from gatehouse.sync.worker import WHOLE_RUN_LEASE, Worker
 
 IMPORTS = "imports"  # the connection id every import run of a tenant is recorded under
@@ -95,11 +95,13 @@ def _outcome(run: SyncRun, prepared: Prepared, tally: Tally) -> ImportOut:
     options, source = prepared.options, prepared.source
     succeeded = run.status == "succeeded"
     kinds = dict.fromkeys(plan.kind for plan in prepared.plans)
+    shown = {kind: {**dict.fromkeys(SHOWN, 0), **tally.counts.get(kind, {})} for kind in kinds}
+    counts, would = settled(shown, run.written)
     return ImportOut(
         run_id=run.id,
         status="succeeded" if succeeded else "failed",
         error=run.error,
-        written=not options.dry_run and (succeeded or options.mode == "best_effort"),
+        written=bool(run.written),
         dry_run=options.dry_run,
         mode=options.mode,
         duplicates=options.duplicates,
@@ -115,7 +117,8 @@ def _outcome(run: SyncRun, prepared: Prepared, tally: Tally) -> ImportOut:
             StreamOut(name=plan.name, kind=plan.kind, rows=tally.rows.get(plan.name, 0))
             for plan in prepared.plans
         ],
-        counts={kind: {**dict.fromkeys(SHOWN, 0), **tally.counts.get(kind, {})} for kind in kinds},
+        counts=counts,
+        would_write=would,
         errors=[RowError.model_validate(entry) for entry in _in_file_order(prepared, tally)],
         errors_total=tally.reported,
     )

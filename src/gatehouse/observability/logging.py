@@ -23,17 +23,21 @@ def _dumps(value: Any, **_: Any) -> str:
 
 
 class _Sink:
-    """Where log lines go; swapped by `configure` so cached loggers follow the new stream."""
+    """Where log lines go; swapped by `configure` so cached loggers follow the new stream.
 
-    stream: TextIO = sys.stderr
+    With no stream set, lines go to whatever `sys.stderr` is at the time: a CLI progress display
+    that captures stderr then prints them above itself instead of through it.
+    """
+
+    stream: TextIO | None = None
 
     def write(self, text: str) -> int:
         """Write to the current stream."""
-        return self.stream.write(text)
+        return (self.stream or sys.stderr).write(text)
 
     def flush(self) -> None:
         """Flush the current stream."""
-        self.stream.flush()
+        (self.stream or sys.stderr).flush()
 
 
 SINK = _Sink()
@@ -48,8 +52,7 @@ def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = No
         structlog.processors.format_exc_info,
         _mask_event,
     ]
-    out = stream or sys.stderr
-    SINK.stream = out
+    SINK.stream = stream
     ACCESS.enabled = logging.getLevelNamesMapping()[level] <= logging.INFO
     ACCESS.json = json
     renderer: Any = (
@@ -64,7 +67,7 @@ def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = No
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(SINK)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

@@ -212,7 +212,11 @@ class Runner:
         self.tally.rows[stream.name] = (
             self.tally.rows.get(stream.name, 0) + len(batch.records) + len(batch.errors)
         )
-        for error in batch.errors:  # rows the source could not parse (a malformed CSV line)
+        if batch.total is not None:
+            self.tally.totals[stream.name] = batch.total
+        if batch.errors:  # rows the source could not parse (a malformed CSV line): read too
+            self.tally.add(stream.kind, read=len(batch.errors))
+        for error in batch.errors:
             self._reject(stream, f"row {error.row}", error.reason, [error])
         mapped, numbers = self._map(stream, batch.records, results, batch.rows)
         async with self._unit() as session:

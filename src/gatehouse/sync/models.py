@@ -50,6 +50,9 @@ class SyncRun(IdMixin, TenantOwned, Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     error_samples: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     error: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # Whether the finished run's changes are in the store: false for a dry run and for an
+    # all-or-nothing run that failed (its counts are what it would have written).
+    written: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
 
 class StreamCursor(TenantOwned, Base):

@@ -172,6 +172,7 @@ async def finish(
                 counts=tally.counts,
                 error_samples=tally.samples,
                 error=error[:2000] if error else None,
+                written=not spec.dry_run and (status == "succeeded" or not spec.atomic),
                 progress=spec.progress,
                 lease_owner=None,
                 lease_expires_at=None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gatehouse.connectors.protocol import SyncMode
+from gatehouse.sync.tally import settled
 
 
 class TriggerIn(BaseModel):
@@ -71,10 +72,26 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     attempts: int
-    counts: dict[str, dict[str, int]]
+    written: bool | None = Field(
+        description="Whether the run's changes are in the store: false for a dry run and for "
+        "an all-or-nothing run that failed; null while it runs."
+    )
+    counts: dict[str, dict[str, int]] = Field(
+        description="Per kind, what the run wrote (created, updated, ...) and saw (read, "
+        "errors, ...)."
+    )
+    would_write: dict[str, dict[str, int]] | None = Field(
+        None, description="When nothing was written (`written` false): what would have been."
+    )
     error_samples: list[dict[str, Any]]
     error: str | None
     progress: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _settle(self) -> RunOut:
+        if self.would_write is None:
+            self.counts, self.would_write = settled(self.counts, self.written)
+        return self
 
 
 class StatusOut(BaseModel):

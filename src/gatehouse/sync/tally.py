@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_SAMPLES = 20
+# Counters of changes to the store; the others (read, errors, filtered, ...) say what was seen.
+WRITES = ("created", "updated", "linked", "deleted", "unlinked", "removed", "managers_set")
+Counts = dict[str, dict[str, int]]
+
+
+def settled(counts: Counts, written: bool | None) -> tuple[Counts, Counts | None]:
+    """Counts as written, and what a run that wrote nothing would have written (else None)."""
+    if written is not False:
+        return counts, None
+    done = {kind: {k: 0 if k in WRITES else v for k, v in c.items()} for kind, c in counts.items()}
+    would = {kind: {k: v for k, v in c.items() if k in WRITES} for kind, c in counts.items()}
+    return done, would
 
 
 @dataclass
@@ -15,6 +27,7 @@ class Tally:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)  # records read per stream, bad ones too
+    totals: dict[str, int] = field(default_factory=dict)  # records to read, where sources tell
     report: list[dict[str, Any]] = field(default_factory=list)  # the first `report_limit`
     reported: int = 0  # every row-level problem, kept in `report` or not
     report_limit: int = 0

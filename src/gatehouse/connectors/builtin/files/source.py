@@ -110,6 +110,8 @@ class FileSource:
         rows: list[int] = []
         errors: list[RecordError] = []
         last = mark = start
+        count = table.count()
+        total = max(count - start, 0) if count is not None else None
         for number, row in islice(table.rows(), start, None):
             last = number
             if type(row) is dict:
@@ -118,11 +120,11 @@ class FileSource:
             else:
                 errors.append(RecordError(number, str(row)))
             if number - mark >= size:
-                yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
+                yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows, total)
                 records, rows, errors = [], [], []
                 mark = number
         if records or errors or last == start:
-            yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows)
+            yield Batch(records, {"row": last, "sha256": self.digest}, errors, rows, total)
 
 
 def open_source(name: str, data: bytes, options: FileOptions | None = None) -> FileSource:
