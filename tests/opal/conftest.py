@@ -34,6 +34,17 @@ class Recorder:
 @pytest.fixture
 def opal_server() -> Iterator[Recorder]:
     """A loopback HTTP server taking `POST /data/config` as OPAL's server does."""
+    yield from recording()
+
+
+@pytest.fixture
+def other_opal_server() -> Iterator[Recorder]:
+    """A second one: another OPAL server settings could be pointed at."""
+    yield from recording()
+
+
+def recording() -> Iterator[Recorder]:
+    """Run a recording OPAL server stand-in while the generator is open."""
     seen = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
