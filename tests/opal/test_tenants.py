@@ -7,7 +7,6 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,7 +15,14 @@ from gatehouse.opal.wire import TOKEN_PLACEHOLDER
 from tests.conftest import BOTH, Harness
 from tests.distribution.conftest import Org
 from tests.fleet.conftest import audit_of, problem
-from tests.opal.conftest import Recorder, configure, eventually, opal_settings, opal_status
+from tests.opal.conftest import (
+    Recorder,
+    configure,
+    eventually,
+    opal_settings,
+    opal_status,
+    recording,
+)
 
 
 @dataclass
@@ -55,28 +61,10 @@ class Broker:
 @pytest.fixture
 def broker() -> Iterator[Broker]:
     """The shared OPAL server on loopback."""
-    seen = Broker()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if self.path == "/data/config":
-                seen.publish(json.loads(body))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"status":"ok"}')
-
-        def log_message(self, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield seen
-    server.shutdown()
-    server.server_close()
+    for server in recording():
+        found = Broker(server.url)
+        server.listeners.append(found.publish)
+        yield found
 
 
 @dataclass
