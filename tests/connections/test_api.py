@@ -13,6 +13,7 @@ from gatehouse.secrets import service as secrets
 from tests.conftest import BOTH, Harness, started
 
 PASSWORD = "Pg-Connection-Secret-93c1"
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 @pytest.fixture
@@ -155,6 +156,38 @@ async def test_changing_the_host_requires_the_secret_again(app: Harness, pg_sour
         headers=auth,
     )
     assert accepted.status_code == 200
+
+
+async def test_changing_ldap_tls_trust_requires_the_password_again(app: Harness) -> None:
+    """Turning certificate checks off, trusting another CA or dropping StartTLS changes who
+    can read the bind password: it must be sent again (or cleared) as for a new host."""
+    await app.tenant("acme")
+    auth = app.auth(await app.token("acme", "connections:write"))
+    config = {
+        "urls": ["ldap://ldap.example.com"],
+        "start_tls": True,
+        "base_dn": "dc=example,dc=com",
+        "bind_dn": "cn=reader,dc=example,dc=com",
+        "password": "Ldap-Bind-Secret-51",
+    }
+    made = await app.client.post(
+        "/pip/connections",
+        json={"name": "dir", "type": "ldap", "config": config},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    path = f"/pip/connections/{made.json()['id']}"
+    kept = {k: v for k, v in config.items() if k != "password"}
+    for change in ({"tls_verify": "none"}, {"ca_pem": PEM}, {"start_tls": False}):
+        refused = await app.client.put(path, json={"config": {**kept, **change}}, headers=auth)
+        assert refused.status_code == 422, (change, refused.text)
+        assert "password must be sent again" in refused.text
+    cleared = {**kept, "tls_verify": "none", "password": None}
+    unchanged = await app.client.put(path, json={"config": kept}, headers=auth)
+    assert unchanged.status_code == 200 and unchanged.json()["secrets"]["password"] == "set"
+    dropped = await app.client.put(path, json={"config": cleared}, headers=auth)
+    assert dropped.status_code == 200, dropped.text
+    assert dropped.json()["secrets"]["password"] == "not set"
 
 
 @BOTH

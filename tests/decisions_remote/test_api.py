@@ -20,6 +20,7 @@ from gatehouse.secrets import service as secrets
 from gatehouse.tenants.models import PLATFORM
 from tests.conftest import BOTH, Harness, started
 from tests.decisions_remote.conftest import configure, router, until
+from tests.decisions_remote.pki import Authority, server_context
 
 URL = "/v1/tenants/acme/decision-config"
 TOKEN = "opa-bearer-sekrit-123"
@@ -53,7 +54,8 @@ async def test_secrets_sealed_and_never_returned(
     """Bearer tokens are stored sealed, shown only as *_set, kept when left out, cleared by null."""
     await harness.tenant("acme")
     a = await opas("a")
-    endpoint = {"url": a.url, "bearer_token": TOKEN}
+    # The fake OPA speaks plain http on loopback: the token may go over it only when allowed.
+    endpoint = {"url": a.url, "bearer_token": TOKEN, "allow_insecure_token": True}
     doc = await configure(harness, platform, "acme", mode="remote", opa_endpoints=[endpoint])
     assert TOKEN not in json.dumps(doc)
     assert doc["opa_endpoints"][0]["bearer_token_set"] is True
@@ -71,7 +73,8 @@ async def test_secrets_sealed_and_never_returned(
     assert "decision_config.create" in {e.action for e in audit}
     fetched = await harness.client.get(URL, headers=platform)
     assert TOKEN not in fetched.text
-    kept = await configure(harness, platform, "acme", mode="remote", opa_endpoints=[a.url])
+    same = {"url": a.url, "allow_insecure_token": True}
+    kept = await configure(harness, platform, "acme", mode="remote", opa_endpoints=[same])
     assert kept["opa_endpoints"][0]["bearer_token_set"] is True
     spec = router(harness).routes["acme"].routing.remote
     assert spec is not None and spec.endpoints[0].bearer_token == TOKEN
@@ -85,11 +88,14 @@ async def test_secrets_sealed_and_never_returned(
     assert cleared["opa_endpoints"][0]["bearer_token_set"] is False
 
 
-async def test_bearer_token_is_sent(harness: Harness, platform: dict[str, str], opas: Any) -> None:
-    """The endpoint's bearer token goes in the Authorization header of each query."""
+async def test_bearer_token_is_sent(
+    harness: Harness, platform: dict[str, str], opas: Any, tmp_path: Path
+) -> None:
+    """The endpoint's bearer token goes in the Authorization header of each query (https)."""
     await harness.tenant("acme")
-    a = await opas("a")
-    endpoint = {"url": a.url, "bearer_token": TOKEN}
+    ca = Authority()
+    a = await opas("a", ssl_context=server_context(ca, tmp_path, require_client=False))
+    endpoint = {"url": a.url, "ca_bundle": ca.pem, "bearer_token": TOKEN}
     await configure(harness, platform, "acme", mode="remote", opa_endpoints=[endpoint])
     assert (await router(harness).evaluate("acme", "x", {})).engine == "remote"
     assert a.authorizations[-1] == f"Bearer {TOKEN}"

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from gatehouse.kit.outbound import OutboundBlockedError, outbound_client, permitted
+from gatehouse.kit.outbound import OutboundBlockedError, literal, outbound_client, permitted
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
@@ -64,6 +64,18 @@ def server() -> Iterator[str]:
         "fc00::1",
         "::ffff:127.0.0.1",
         "224.0.0.1",
+        # IPv6 forms that carry a private IPv4 address, judged by the address inside:
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:127.0.0.1",  # IPv4-translated (RFC 2765)
+        "::ffff:0:169.254.169.254",
+        "64:ff9b::7f00:1",  # NAT64 well-known prefix
+        "64:ff9b::a00:1",
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
+        # Not globally routable though Python calls them global:
+        "fec0::1",  # site-local
+        "64:ff9b:1::808:808",  # local-use NAT64 (RFC 8215)
     ],
 )
 def test_private_addresses_are_refused(address: str) -> None:
@@ -77,6 +89,44 @@ def test_public_and_allowlisted_addresses_pass() -> None:
     assert permitted(ipaddress.ip_address("2606:4700::1111"), [])
     assert permitted(ipaddress.ip_address("127.0.0.1"), LOOPBACK)
     assert not permitted(ipaddress.ip_address("10.0.0.1"), LOOPBACK)
+    # An IPv6 form of a public IPv4 address is as public as the address inside.
+    for public in ("::ffff:8.8.8.8", "2002:808:808::1", "64:ff9b::808:808"):
+        assert permitted(ipaddress.ip_address(public), []), public
+    # The embedded address is what an allowlist of IPv4 networks judges.
+    assert permitted(ipaddress.ip_address("::ffff:0:127.0.0.1"), LOOPBACK)
+    assert permitted(ipaddress.ip_address("::1"), [ipaddress.ip_network("::1/128")])
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0", "0.0.0.0"),  # noqa: S104 (an address under test, not a bind)
+        ("0x7f.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("::ffff:0:127.0.0.1", "::ffff:0:7f00:1"),
+        ("example.com", None),
+        ("127.0.0.1.example.com", None),
+    ],
+)
+def test_numeric_hosts_are_read_as_the_resolver_reads_them(host: str, address: str | None) -> None:
+    """Every numeric spelling the system resolver accepts is an address, not a name."""
+    found = literal(host)
+    assert (str(found) if found else None) == address
+
+
+async def test_numeric_spellings_of_loopback_are_refused(server: str) -> None:
+    """`2130706433` and `127.1` reach the loopback server when it is allowed, so they are
+    loopback: refused without the allowlist."""
+    port = server.rsplit(":", 1)[1]
+    for host in ("2130706433", "127.1"):
+        async with outbound_client(LOOPBACK) as client:
+            assert (await client.get(f"http://{host}:{port}/ok")).text == "fine"
+        async with outbound_client() as client:
+            with pytest.raises(OutboundBlockedError):
+                await client.get(f"http://{host}:{port}/ok")
 
 
 async def test_loopback_refused_by_default(server: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,11 +29,24 @@ class Recorder:
     status: int = 200
     updates: list[dict[str, Any]] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
+    # Called with each update taken, as OPAL's server hands it to its pub/sub.
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
 
 @pytest.fixture
 def opal_server() -> Iterator[Recorder]:
     """A loopback HTTP server taking `POST /data/config` as OPAL's server does."""
+    yield from recording()
+
+
+@pytest.fixture
+def other_opal_server() -> Iterator[Recorder]:
+    """A second one: another OPAL server settings could be pointed at."""
+    yield from recording()
+
+
+def recording() -> Iterator[Recorder]:
+    """Run a recording OPAL server stand-in while the generator is open."""
     seen = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
@@ -42,6 +55,8 @@ def opal_server() -> Iterator[Recorder]:
             if self.path == "/data/config" and seen.status < 300:
                 seen.updates.append(json.loads(body))
                 seen.auth.append(self.headers.get("authorization", ""))
+                for listener in seen.listeners:
+                    listener(seen.updates[-1])
             self.send_response(seen.status)
             self.send_header("content-type", "application/json")
             self.end_headers()

@@ -40,6 +40,6 @@ async def test_a_delivery_is_announced_a_refusal_is_not(org: Org, opal_server: R
     assert (event["update_id"], event["revision"]) == (done["id"], done["revision"])
     assert event["update_id"] == stuck["id"] == opal_server.updates[-1]["id"]
     assert (event["tenant"], event["trigger"], event["response_status"]) == ("acme", "change", 200)
-    assert event["topics"] == ["policy_data", "gatehouse:acme"]
+    assert event["topics"] == ["gatehouse:acme"]
     assert event["attempts"] >= 3 and event["reason"].startswith("data document revision")
     assert "opal-datasource-secret" not in str(event) and "gth_fetch_secret" not in str(event)

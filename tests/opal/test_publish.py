@@ -50,7 +50,7 @@ async def test_a_change_publishes_a_data_update(org: Org, opal_server: Recorder)
         {
             "url": "http://gatehouse.test/opal/pip-data/acme",
             "config": {"headers": {"Authorization": "Bearer gth_fetch_secret"}},
-            "topics": ["policy_data", "gatehouse:acme"],
+            "topics": ["gatehouse:acme"],
             "dst_path": "/gatehouse",
             "save_method": "PUT",
         }

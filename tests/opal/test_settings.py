@@ -17,16 +17,19 @@ async def test_settings_store_tokens_sealed_and_show_only_whether_set(
     """Defaults before anything is set; tokens never come back; null keeps, "" clears."""
     empty = await org.h.client.get("/pip/opal/settings", headers=org.headers(org.admin))
     assert empty.json()["enabled"] is False
-    assert empty.json()["topics"] == ["policy_data", "gatehouse:{tenant}"]
+    assert empty.json()["topics"] == ["gatehouse:{tenant}"]
     assert empty.json()["save_method"] == "PUT" and empty.json()["debounce_seconds"] == 1.0
     r = await configure(org, opal_server.url)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["datasource_token_set"] and body["fetch_token_set"] and body["version"] == 1
     assert not any(secret in r.text for secret in SECRETS)
-    kept = opal_settings(opal_server.url, datasource_token=None, fetch_token=None, topics=["t1"])
+    kept = opal_settings(
+        opal_server.url, datasource_token=None, fetch_token=None, topics=["gatehouse:{tenant}:t1"]
+    )
     r = await org.h.client.put("/pip/opal/settings", json=kept, headers=org.headers(org.admin))
-    assert r.json()["datasource_token_set"] and r.json()["topics"] == ["t1"]
+    assert r.json()["datasource_token_set"]
+    assert r.json()["topics"] == ["gatehouse:{tenant}:t1"]
     cleared = opal_settings(opal_server.url, enabled=False, datasource_token="", fetch_token=None)
     r = await org.h.client.put("/pip/opal/settings", json=cleared, headers=org.headers(org.admin))
     assert not r.json()["datasource_token_set"] and r.json()["fetch_token_set"]
@@ -137,7 +140,8 @@ async def test_generated_config_works_as_opal_reads_it_and_holds_no_secret(
     assert entry["dst_path"] == "/gatehouse" and entry["save_method"] == "PUT"
     assert entry["config"]["headers"]["Authorization"].startswith("Bearer <")
     client = body["client_env"]
-    assert client["OPAL_DATA_TOPICS"] == "policy_data,gatehouse:acme"
+    assert client["OPAL_DATA_TOPICS"] == "gatehouse:acme"
+    assert entry["topics"] == ["gatehouse:acme"]
     assert client["OPAL_SERVER_URL"] == opal_server.url
     assert client["OPAL_SHOULD_REPORT_ON_DATA_UPDATES"] == "true"
     callbacks = json.loads(client["OPAL_DEFAULT_UPDATE_CALLBACKS"])["callbacks"]

@@ -80,6 +80,17 @@ def hang_up(handler: BaseHTTPRequestHandler) -> None:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A loopback HTTP server taking webhook POSTs."""
+    yield from receiving()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Receiver]:
+    """A second receiver: another host an endpoint could be moved to."""
+    yield from receiving()
+
+
+def receiving() -> Iterator[Receiver]:
+    """Run a loopback receiver while the generator is open."""
     seen = Receiver()
 
     class Handler(BaseHTTPRequestHandler):

@@ -59,7 +59,7 @@ async def test_create_read_patch_delete(harness: Harness, receiver: Receiver) ->
     assert patched.json()["enabled"] is False and patched.json()["retry_policy"] == "linear"
     for r in (one, listed, patched):
         assert secret not in r.text and "hush" not in r.text
-    assert one.json()["headers"]["X-Team"] == "red"
+    assert one.json()["headers"] == {"X-Team": "***", "Authorization": "***"}
     assert [e["id"] for e in listed.json()["items"]] == [made["id"]]
     async with harness.svc.db.transaction(write=False) as s:
         stored = (await s.execute(text("SELECT secret_sealed FROM webhook_endpoints"))).scalar()
@@ -72,8 +72,8 @@ async def test_create_read_patch_delete(harness: Harness, receiver: Receiver) ->
 
 @BOTH
 async def test_custom_headers_are_sealed_at_rest(harness: Harness, receiver: Receiver) -> None:
-    """Header values are in no column of the endpoint's row nor in its audit entries, yet
-    shown as before (secret-named ones masked) and sent as set; a PATCH re-seals them."""
+    """Header values are in no column of the endpoint's row nor in its audit entries, shown
+    by name only (every value masked) and sent as set; a PATCH re-seals them."""
     auth = await tenant_auth(harness)
     c = harness.client
     made = await endpoint(
@@ -82,7 +82,7 @@ async def test_custom_headers_are_sealed_at_rest(harness: Harness, receiver: Rec
         receiver,
         headers={"X-Team": "team-crimson-7", "Authorization": "Bearer hush-hush-42"},
     )
-    assert made["headers"] == {"X-Team": "team-crimson-7", "Authorization": "***"}
+    assert made["headers"] == {"X-Team": "***", "Authorization": "***"}
 
     async def stored() -> str:
         async with harness.svc.db.transaction(write=False) as s:

@@ -20,6 +20,7 @@ from gatehouse.connections.spec import Spec, invalid, spec_of
 from gatehouse.connectors.protocol import StreamInfo
 from gatehouse.db.repository import TenantRepository
 from gatehouse.db.tenancy import TENANT
+from gatehouse.kit.destinations import changed, must_resend
 from gatehouse.kit.ids import new_id
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.secrets.keyring import KeyRing
@@ -149,17 +150,8 @@ async def update_connection(
         public, given, cleared = spec.split(spec.defaults(data.config))
         kept = set(row.credentials) - cleared - set(given)
         errors = spec.validate(public, given, kept)
-        moved = sorted(f for f in spec.endpoint if public.get(f) != row.config.get(f))
-        if moved and kept:
-            errors.append(
-                {
-                    "field": "config",
-                    "message": f"{', '.join(moved)} changed, so the stored "
-                    f"{', '.join(sorted(kept))} must be sent again (stored credentials are "
-                    "never sent to a new destination)",
-                    "type": "secret_required",
-                }
-            )
+        moved = changed(row.config, public, spec.endpoint)
+        errors += must_resend(moved, kept, "config", "null")
         if errors:
             raise invalid(spec, errors)
         await hold_active_key(session, ring)

@@ -26,21 +26,56 @@ class OutboundBlockedError(httpx.TransportError):
     """The destination is on a private network that the allowlist does not name."""
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address the packet ends up at: IPv4-compatible
+# (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`, RFC 2765) and NAT64 (`64:ff9b::/96`).
+EMBEDDING = tuple(ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Never globally routable, though Python calls them global: site-local and local-use NAT64.
+UNROUTED = tuple(ipaddress.IPv6Network(n) for n in ("fec0::/10", "64:ff9b:1::/48"))
+
+
+def embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, translated, NAT64, 6to4)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if int(address) > 1 and any(address in network for network in EMBEDDING):  # not :: or ::1
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def permitted(address: IPAddress, allow: Sequence[IPNetwork]) -> bool:
-    """Whether an address is public, or inside an allowed network."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address in network for network in allow):
+    """Whether an address is public, or inside an allowed network; an IPv6 form carrying an
+    IPv4 address is judged by the IPv4 address inside."""
+    inner = embedded(address) if isinstance(address, ipaddress.IPv6Address) else None
+    if any(a in network for a in (address, inner) if a is not None for network in allow):
         return True
+    if inner is not None:
+        return inner.is_global and not inner.is_multicast
+    if isinstance(address, ipaddress.IPv6Address) and any(address in n for n in UNROUTED):
+        return False
     return address.is_global and not address.is_multicast
+
+
+def literal(host: str) -> IPAddress | None:
+    """The address a numeric host stands for, parsed as the system resolver parses it when it
+    connects (`127.1`, `2130706433`, `0x7f.1` and `0` are IPv4 addresses too); None for a name.
+
+    Checks made before any connection (when a URL is saved) use this, so they judge a host
+    exactly as the guard does when it connects.
+    """
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0]) if infos else None
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address a host name or literal stands for."""
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
+    found = literal(host)
+    if found is not None:
+        return [found]
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(info[4][0]) for info in infos]

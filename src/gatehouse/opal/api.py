@@ -18,7 +18,6 @@ from gatehouse.opal.documents import Served
 from gatehouse.opal.schemas import (
     DataUpdateReport,
     OpalConfigOut,
-    OpalSettings,
     OpalSettingsIn,
     OpalSettingsOut,
     OpalStatusOut,
@@ -36,6 +35,11 @@ NOTES = [
     "The fetch token needs scope opal:read (or bundles:read) for this tenant.",
     "Entries fetch the complete document: OPAL clients replace dst_path with it (PUT).",
 ]
+
+
+def home(request: Request) -> str:
+    """Gatehouse's URL as this request reached it (where `fetch_base_url` is not set)."""
+    return str(request.base_url).rstrip("/")
 
 
 def build_router(svc: Services) -> APIRouter:
@@ -110,6 +114,19 @@ def build_router(svc: Services) -> APIRouter:
             limit = svc.settings.opal_report_max_bytes
             raise Problem(413, f"The report is {size} bytes, over the limit of {limit}.")
         target = body.update_id or ""
+        async with svc.read() as session:
+            settings = service.current(await service.settings_row(session, tenant))
+        entries = [(r.entry.url, r.entry.topics) for r in body.reports]
+        errors = wire.foreign(entries, settings, tenant, home(request))
+        if errors:
+            refused = Problem(
+                422,
+                "The report is about an update this tenant did not publish (its entries name "
+                "another document or topic); nothing was recorded.",
+                errors=errors,
+            )
+            await svc.audit_problem(request, who, "opal.report", "opal_update", target, refused)
+            raise refused
         async with svc.write(request, who, "opal.report", "opal_update", target) as (s, actor):
             row = store_report(s, actor, body, request.headers.get("user-agent", ""))
             after = {"update_id": body.update_id, "succeeded": row.succeeded}
@@ -211,9 +228,8 @@ def build_router(svc: Services) -> APIRouter:
         async with svc.read() as session:
             row = await service.settings_row(session, tenant)
             root = tuple((await distribution.settings_of(session, tenant)).root.split("/"))
-        settings = OpalSettings.model_validate(row.config) if row else OpalSettings()
-        fallback = str(request.base_url).rstrip("/")
-        server, client, sources = wire.client_config(settings, tenant, root, fallback)
+        settings = service.current(row)
+        server, client, sources = wire.client_config(settings, tenant, root, home(request))
         return OpalConfigOut(
             server_env=server, client_env=client, data_sources=sources, notes=NOTES
         )

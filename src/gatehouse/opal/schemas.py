@@ -9,9 +9,11 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-TOPIC = r"^[A-Za-z0-9_.:{}/-]{1,200}$"
+# A tenant's own topic: `gatehouse:{tenant}`, optionally `:<name>`. Tenant ids hold no `:` or
+# `/`, so two tenants' topics never meet, nor do OPAL's sub-topics (`a/b` is also sent as `a`).
+TOPIC = r"^gatehouse:\{tenant\}(:[A-Za-z0-9_.-]{1,64})?$"
 DST_PATH = r"^(/[A-Za-z0-9_-]+)*/?$"
-DEFAULT_TOPICS = ("policy_data", "gatehouse:{tenant}")
+DEFAULT_TOPICS = ("gatehouse:{tenant}",)
 
 
 class SaveMethod(StrEnum):
@@ -36,8 +38,9 @@ class OpalSettings(BaseModel):
     topics: list[str] = Field(
         default_factory=lambda: list(DEFAULT_TOPICS),
         min_length=1,
-        max_length=20,
-        description="Data topics of each entry; `{tenant}` stands for the tenant's id.",
+        max_length=1,
+        description="The entry's one data topic, the tenant's own: `gatehouse:{tenant}` or "
+        "`gatehouse:{tenant}:<name>` (`{tenant}` stands for the tenant's id).",
     )
     dst_path: str | None = Field(
         None,
@@ -58,7 +61,11 @@ class OpalSettings(BaseModel):
     def _topics(cls, value: list[str]) -> list[str]:
         bad = [t for t in value if not re.match(TOPIC, t)]
         if bad:
-            raise ValueError(f"topics may use letters, digits and _.:{{}}/- only: {bad[:3]}")
+            raise ValueError(
+                f"a topic must be the tenant's own, gatehouse:{{tenant}} or "
+                f"gatehouse:{{tenant}}:<letters, digits, _.->, not {bad[0]!r}: a topic two "
+                "tenants share hands one tenant's updates to the other's OPAL clients"
+            )
         return value
 
 

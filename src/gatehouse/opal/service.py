@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
+from gatehouse.kit.destinations import changed, must_resend
 from gatehouse.kit.problems import Problem
 from gatehouse.opal.models import OpalSettingsRow, token_context
 from gatehouse.opal.schemas import OpalSettings, OpalSettingsIn, OpalSettingsOut
@@ -17,6 +19,12 @@ from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key, open_value
 
 TOKENS_IN = frozenset({"datasource_token", "fetch_token"})
+# Where each token goes: the datasource token to the OPAL server; the fetch token inside every
+# update to the OPAL server, then from its clients to Gatehouse and to the report callback.
+DESTINATIONS = {
+    "datasource": ("server_url",),
+    "fetch": ("server_url", "fetch_base_url", "callback_url"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,11 @@ async def settings_row(session: AsyncSession, tenant: str) -> OpalSettingsRow | 
     stmt = select(OpalSettingsRow).where(OpalSettingsRow.tenant_id == tenant)
     result = await session.execute(stmt.execution_options(**{TENANT: tenant}))
     return result.scalar_one_or_none()
+
+
+def current(row: OpalSettingsRow | None) -> OpalSettings:
+    """The stored settings, or the defaults when the tenant never set any."""
+    return OpalSettings.model_validate(row.config) if row else OpalSettings()
 
 
 def settings_out(row: OpalSettingsRow | None) -> OpalSettingsOut:
@@ -63,6 +76,21 @@ def check(settings: OpalSettings, tokens_set: dict[str, bool]) -> None:
         raise Problem(422, "These OPAL settings cannot be enabled as they are.", errors=errors)
 
 
+def stranded(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    stored: dict[str, str | None],
+    given: dict[str, str | None],
+) -> None:
+    """Refuse a change of where a stored token goes unless the token is sent again (or "")."""
+    errors: list[dict[str, str]] = []
+    for name, fields in DESTINATIONS.items():
+        kept = [f"{name}_token"] if stored[name] is not None and given[name] is None else []
+        errors += must_resend(changed(before, after, fields), kept, f"body.{name}_token", '""')
+    if errors:
+        raise Problem(422, "Stored OPAL tokens would go to a new destination.", errors=errors)
+
+
 async def put_settings(
     session: AsyncSession, ring: KeyRing, actor: Actor, body: OpalSettingsIn
 ) -> OpalSettingsRow:
@@ -81,8 +109,9 @@ async def put_settings(
     for name, value in given.items():
         if value is not None:
             sealed[name] = ring.encrypt(value, token_context(tenant, name)) if value else None
-    check(settings, {name: value is not None for name, value in sealed.items()})
     doc = settings.model_dump(mode="json")
+    stranded(row.config if row else {}, doc, sealed, given)
+    check(settings, {name: value is not None for name, value in sealed.items()})
     if row is None:
         row = OpalSettingsRow(tenant_id=tenant, config=doc, version=1, updated_by=actor.actor)
         session.add(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -31,6 +32,24 @@ def base_url(settings: OpalSettings, fallback: str) -> str:
 def data_url(settings: OpalSettings, tenant: str, fallback: str) -> str:
     """The URL of the tenant's complete document."""
     return f"{base_url(settings, fallback)}/opal/pip-data/{tenant}"
+
+
+def foreign(
+    entries: Sequence[tuple[str, Sequence[str]]], settings: OpalSettings, tenant: str, fallback: str
+) -> list[dict[str, str]]:
+    """Each reported entry (url, topics) that is not the tenant's own document on the tenant's
+    own topic: a client that reports it applied another tenant's update."""
+    url, own = data_url(settings, tenant, fallback), topics(settings, tenant)
+    errors = []
+    for index, (entry_url, entry_topics) in enumerate(entries):
+        at_home = entry_url == url or entry_url.startswith(url + "/")
+        if not at_home or not set(entry_topics) <= set(own):
+            message = (
+                f"{entry_url} on {list(entry_topics)} is not this tenant's document ({url}) "
+                f"on its topic {own}"
+            )
+            errors.append({"field": f"body.reports.{index}.entry", "message": message})
+    return errors
 
 
 def bearer(token: str) -> dict[str, dict[str, str]]:

@@ -9,7 +9,6 @@ from gatehouse.audit import service as audit
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.kit.http import Cursor, Limit, problems
-from gatehouse.kit.masking import mask
 from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor, paginate
 from gatehouse.kit.problems import Problem
 from gatehouse.services import Services
@@ -36,7 +35,7 @@ DeliveryId = Annotated[str, Path(max_length=36, description="A delivery's id.")]
 
 
 def out(row: WebhookEndpoint, headers: dict[str, str]) -> EndpointOut:
-    """An endpoint as shown with its opened custom headers (values that name secrets masked)."""
+    """An endpoint as shown: its custom headers by name, every value masked."""
     return EndpointOut(
         id=row.id,
         url=row.url,
@@ -47,7 +46,7 @@ def out(row: WebhookEndpoint, headers: dict[str, str]) -> EndpointOut:
         retry_policy=row.retry_policy,
         timeout_seconds=row.timeout_seconds,
         max_retries=row.max_retries,
-        headers=mask(headers),
+        headers=service.masked(headers),
         rate_limit=row.rate_limit,
         ordered=row.ordered,
         previous_secret_until=row.previous_secret_until,

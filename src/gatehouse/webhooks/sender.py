@@ -13,7 +13,6 @@ import httpx
 
 from gatehouse import __version__
 from gatehouse.config import IPNetwork
-from gatehouse.kit.masking import MASK, mask
 from gatehouse.kit.netio import AsyncioBackend
 from gatehouse.kit.outbound import GuardedTransport
 
@@ -37,16 +36,6 @@ class Outcome:
     def succeeded(self) -> bool:
         """A 2xx answer, and only that, is a delivery."""
         return self.status is not None and 200 <= self.status < 300
-
-
-def shown_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Request headers as recorded: signatures and secret-named values masked."""
-    kept = {k: v for k, v in mask(headers).items() if isinstance(v, str)}
-    if "webhook-signature" in kept:
-        kept["webhook-signature"] = " ".join(
-            s.split(",", 1)[0] + "," + MASK for s in headers["webhook-signature"].split(" ")
-        )
-    return kept
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

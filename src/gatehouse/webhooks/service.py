@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,8 +14,10 @@ from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.config import Settings
 from gatehouse.db.repository import TenantRepository
+from gatehouse.kit.destinations import must_resend
 from gatehouse.kit.ids import new_id
-from gatehouse.kit.outbound import permitted
+from gatehouse.kit.masking import MASK
+from gatehouse.kit.outbound import literal, permitted
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key, open_value
@@ -52,9 +53,8 @@ def checked_url(url: str, settings: Settings) -> str:
         raise Problem(422, f"The URL must be absolute with scheme {' or '.join(allowed)}.")
     if parsed.userinfo:
         raise Problem(422, "Put credentials in `headers`, not in the URL (it is shown).")
-    try:
-        address = ipaddress.ip_address(parsed.host)
-    except ValueError:
+    address = literal(parsed.host)  # numeric hosts read as the guard reads them at send
+    if address is None:
         return str(parsed)  # names are checked at every send, where they resolve
     if not permitted(address, settings.outbound_allow):
         raise Problem(
@@ -63,6 +63,12 @@ def checked_url(url: str, settings: Settings) -> str:
             "sends only to public addresses unless GATEHOUSE_OUTBOUND_ALLOW names it.",
         )
     return str(parsed)
+
+
+def masked(headers: dict[str, str]) -> dict[str, str]:
+    """Custom headers as shown and recorded: the names, never a value (any may be a secret:
+    `X-Team` can carry a password as well as `Authorization` can)."""
+    return dict.fromkeys(headers, MASK)
 
 
 def checked_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -86,7 +92,12 @@ async def _apply(
 ) -> None:
     fields = body.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in fields:
-        row.url = checked_url(fields.pop("url"), settings)
+        url = checked_url(fields.pop("url"), settings)
+        kept = ["headers"] if row.headers_sealed and "headers" not in fields else []
+        errors = must_resend(["url"] if url != row.url else [], kept, "body.headers", "{}")
+        if errors:
+            raise Problem(422, errors[0]["message"] + ".", errors=errors)
+        row.url = url
     if "event_types" in fields:
         row.event_types = catalog.validated(fields.pop("event_types"))
     if "headers" in fields:

@@ -21,7 +21,7 @@ from gatehouse.kit.masking import MASK
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.webhooks import service, signing
 from gatehouse.webhooks.models import WebhookEndpoint
-from gatehouse.webhooks.sender import USER_AGENT, shown_headers
+from gatehouse.webhooks.sender import USER_AGENT
 
 SecretsKey = tuple[str, str, str | None, bool]
 Headers = dict[str, str]
@@ -36,7 +36,7 @@ class Target:
     url: httpx.URL
     keys: list[hmac.HMAC]
     headers: dict[str, str]  # sent with every message, before the signature headers
-    shown: dict[str, str]  # the same as recorded with attempts (secret-named values masked)
+    shown: dict[str, str]  # the same as recorded with attempts (custom values masked)
 
     def sign(self, msg_id: str, timestamp: int, body: bytes) -> tuple[Headers, Headers]:
         """The request headers for one message, and the same as recorded (signatures masked)."""
@@ -73,8 +73,9 @@ class Targets:
             keys = await self._keys(session, row, now)
             custom = await self._headers(session, row)
             session.expunge(row)
-            fixed = {**custom, "content-type": "application/json", "user-agent": USER_AGENT}
-            found[row.id] = Target(row, httpx.URL(row.url), keys, fixed, shown_headers(fixed))
+            common = {"content-type": "application/json", "user-agent": USER_AGENT}
+            fixed, shown = {**custom, **common}, {**service.masked(custom), **common}
+            found[row.id] = Target(row, httpx.URL(row.url), keys, fixed, shown)
         return found
 
     async def _keys(

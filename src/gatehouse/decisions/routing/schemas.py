@@ -16,6 +16,7 @@ Fallback = Literal["deny", "basic", "embedded"]
 Balancing = Literal["round_robin", "health_based"]
 MAX_ENDPOINTS = 16
 SECRET_FIELDS = ("bearer_token", "client_key")
+TRUST_FIELDS = ("tls_verify", "ca_bundle")  # who may answer at the URL: stored secrets bind to it
 DEFAULT_DECISION = "/system/main"
 DECISION_PATH = r"^/?[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
 
@@ -41,6 +42,11 @@ class EndpointIn(Strict):
     client_cert: str | None = Field(None, max_length=65_536, description="PEM, for mTLS.")
     client_key: SecretStr | None = Field(None, description="PEM private key for mTLS.")
     bearer_token: SecretStr | None = Field(None, description="OPA's token authentication.")
+    allow_insecure_token: bool = Field(
+        False,
+        description="Send the bearer token over plain http:// too (anyone on the path reads "
+        "it; by default a token needs an https:// URL).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -179,6 +185,7 @@ class EndpointOut(BaseModel):
     client_cert: str | None
     client_key_set: bool
     bearer_token_set: bool
+    allow_insecure_token: bool
 
 
 class DecisionConfigOut(BaseModel):

@@ -13,12 +13,14 @@ from gatehouse.db.repository import TenantRepository
 from gatehouse.decisions.routing.models import DecisionConfig, context
 from gatehouse.decisions.routing.schemas import (
     SECRET_FIELDS,
+    TRUST_FIELDS,
     DecisionConfigIn,
     DecisionConfigOut,
     DecisionConfigPatch,
     EndpointIn,
     EndpointOut,
 )
+from gatehouse.kit.destinations import changed, must_resend
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key
@@ -48,15 +50,24 @@ def settings_of(body: DecisionConfigIn) -> dict[str, Any]:
 
 
 def sealed_credentials(
-    ring: KeyRing, tenant_id: str, body: DecisionConfigIn, stored: dict[str, dict[str, str]]
+    ring: KeyRing,
+    tenant_id: str,
+    body: DecisionConfigIn,
+    stored: dict[str, dict[str, str]],
+    before: dict[str, dict[str, Any]],
 ) -> dict[str, dict[str, str]]:
-    """Each endpoint's secrets: sent ones sealed, omitted ones kept by URL, null ones dropped."""
+    """Each endpoint's secrets: sent ones sealed, omitted ones kept by URL, null ones dropped;
+    422 when kept ones would follow a change of TLS trust, or a token would go over http."""
     result: dict[str, dict[str, str]] = {}
-    for endpoint in body.opa_endpoints:
+    errors: list[dict[str, str]] = []
+    for index, endpoint in enumerate(body.opa_endpoints):
         fields = dict(stored.get(endpoint.url, {}))
-        for name in SECRET_FIELDS:
-            if name not in endpoint.model_fields_set:
-                continue
+        resent = {name for name in SECRET_FIELDS if name in endpoint.model_fields_set}
+        prior = before.get(endpoint.url)
+        moved = changed(prior, endpoint.model_dump(mode="json"), TRUST_FIELDS) if prior else []
+        where = f"body.opa_endpoints.{index}"
+        errors += must_resend(moved, set(fields) - resent, where, "null")
+        for name in resent:
             value = getattr(endpoint, name)
             if value is None:
                 fields.pop(name, None)
@@ -66,9 +77,25 @@ def sealed_credentials(
                 )
                 fields[name] = sealed
         check_pair(endpoint, fields)
+        errors += plain_token(endpoint, fields, where)
         if fields:
             result[endpoint.url] = fields
+    if errors:
+        raise Problem(422, errors[0]["message"] + ".", errors=errors)
     return result
+
+
+def plain_token(endpoint: EndpointIn, fields: dict[str, str], where: str) -> list[dict[str, str]]:
+    """The error for a bearer token that would travel over plain http, unless allowed."""
+    if "bearer_token" not in fields or endpoint.url.startswith("https://"):
+        return []
+    if endpoint.allow_insecure_token:
+        return []
+    message = (
+        f"{endpoint.url}: a bearer token is sent only over https (over http anyone on the "
+        "path reads it); use an https:// URL, or set allow_insecure_token: true"
+    )
+    return [{"field": f"{where}.bearer_token", "message": message, "type": "insecure_token"}]
 
 
 def check_pair(endpoint: EndpointIn, fields: dict[str, str]) -> None:
@@ -129,7 +156,11 @@ async def put(
     created = row is None
     before = None if row is None else row.settings
     await hold_active_key(session, ring)
-    credentials = sealed_credentials(ring, tenant_id, body, row.credentials if row else {})
+    stored = row.credentials if row else {}
+    endpoints = row.settings.get("opa_endpoints", []) if row else []
+    credentials = sealed_credentials(
+        ring, tenant_id, body, stored, {e["url"]: e for e in endpoints}
+    )
     if row is None:
         row = ConfigRepository(session, tenant_id).add(DecisionConfig(version=0))
     row.mode, row.settings, row.credentials = body.mode, settings_of(body), credentials
@@ -162,6 +193,7 @@ def view(tenant_id: str, row: DecisionConfig | None) -> DecisionConfigOut:
             client_cert=e.client_cert,
             client_key_set="client_key" in credentials.get(e.url, {}),
             bearer_token_set="bearer_token" in credentials.get(e.url, {}),
+            allow_insecure_token=e.allow_insecure_token,
         )
         for e in body.opa_endpoints
     ]

@@ -149,13 +149,21 @@ class LdapSettings(BaseModel):
     flavor: Flavor = Field(
         Flavor.openldap, description="openldap or active_directory: sets the defaults below."
     )
-    start_tls: bool = Field(False, description="Upgrade ldap:// connections with StartTLS.")
+    # TLS settings decide who can read the bind password: they name the destination too.
+    start_tls: bool = Field(
+        False,
+        description="Upgrade ldap:// connections with StartTLS.",
+        json_schema_extra={"x-endpoint": True},
+    )
     tls_verify: Literal["required", "none"] = Field(
         "required",
         description="Verify the server certificate and host name ('none' is insecure).",
+        json_schema_extra={"x-endpoint": True},
     )
     ca_pem: str | None = Field(
-        None, description="PEM certificate(s) of the CA to trust instead of the system store."
+        None,
+        description="PEM certificate(s) of the CA to trust instead of the system store.",
+        json_schema_extra={"x-endpoint": True},
     )
     bind_dn: str | None = Field(None, description="DN (or AD user@domain) to bind as.")
     password: SecretStr | None = _secret()
