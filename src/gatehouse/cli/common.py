@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from redis.asyncio import Redis
 from rich.console import Console
 
 from gatehouse.audit.context import Actor
@@ -17,6 +16,7 @@ from gatehouse.auth.cache import PrincipalCache
 from gatehouse.config import ConfigError, Settings, load_settings
 from gatehouse.db.engine import Database
 from gatehouse.kit.problems import Problem
+from gatehouse.kit.redisconn import redis_client
 
 T = TypeVar("T")
 console = Console()
@@ -70,6 +70,6 @@ async def database(cfg: Settings) -> AsyncIterator[Database]:
 async def announce_access_change(cfg: Settings) -> None:
     """Tell running servers (through Redis, when configured) to drop cached tokens now."""
     if cfg.redis_url:
-        cache = PrincipalCache(0, Redis.from_url(cfg.redis_url, socket_timeout=1))
+        cache = PrincipalCache(0, redis_client(cfg.redis_url))
         await cache.invalidate()
         await cache.close()
