@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from gatehouse import __version__
 from gatehouse.audit import api as audit_api
@@ -36,6 +35,7 @@ from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problem_http import install_problem_handlers
+from gatehouse.kit.redisconn import redis_client
 from gatehouse.kit.shards import dispatch
 from gatehouse.observability import api as health_api
 from gatehouse.observability.logging import configure
@@ -82,7 +82,7 @@ async def open_services(svc: Services) -> None:
 def build_services(settings: Settings) -> Services:
     """The long-lived parts for these settings (nothing is opened yet)."""
     db = Database(settings.effective_database_url)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=1) if settings.redis_url else None
+    redis = redis_client(settings.redis_url) if settings.redis_url else None
     return Services(
         settings=settings,
         db=db,

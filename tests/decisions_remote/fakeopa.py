@@ -1,7 +1,8 @@
 """A fault-injecting OPA look-alike on a loopback port: answers /v1/data/... and /health.
 
 Modes: `ok`; `slow` (answers after `delay` seconds); `error` (500); `drop` (closes the
-connection without answering); `hold` (waits until `release` is set); `down` (not listening).
+connection without answering); `hold` (waits until `release` is set); `redirect` (302 to
+another host, health checks included); `down` (not listening).
 A plain asyncio server, so TLS with required client certificates is one `ssl` argument.
 """
 
@@ -96,6 +97,8 @@ class FakeOpa:
 
     async def answer(self, method: str, path: str, body: bytes) -> bytes | None:
         """The raw response for a request, or None to drop the connection."""
+        if self.mode == "redirect":
+            return response(302, {}, location="http://opa.elsewhere.test" + path)
         if path == "/health" and method == "GET":
             self.health_checks += 1
             if self.mode in ("error", "drop"):
@@ -150,11 +153,12 @@ async def read_request(
     return method, path, headers, body
 
 
-def response(status: int, doc: Any) -> bytes:
-    """A complete HTTP/1.1 response with a JSON body."""
+def response(status: int, doc: Any, location: str | None = None) -> bytes:
+    """A complete HTTP/1.1 response with a JSON body (and a `Location`, for a redirect)."""
     body = orjson.dumps(doc)
+    extra = f"Location: {location}\r\n" if location else ""
     head = (
-        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body

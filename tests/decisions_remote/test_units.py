@@ -63,3 +63,33 @@ async def test_remote_path_is_confined() -> None:
         assert engine.remote_path("a?b#c") == "acme/authz/a%3Fb%23c"
     finally:
         await engine.close()
+
+
+def test_last_resort_is_one_call_and_keeps_the_pause() -> None:
+    """An open breaker admits one last-resort call at a time; its failure keeps the opening."""
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerSpec(1, 10.0, 2), clock)
+    assert breaker.admit_last_resort() is None  # closed: ordinary calls, no last resort
+    breaker.record(breaker.admit(), ok=False)  # type: ignore[arg-type]
+    opened = breaker.opened_at
+    slot = breaker.admit_last_resort()
+    assert slot is not None and slot.last_resort and breaker.admit_last_resort() is None
+    clock.now += 5
+    breaker.record(slot, ok=False)
+    assert breaker.current() is BreakerState.open and breaker.opened_at == opened
+    again = breaker.admit_last_resort()
+    assert again is not None
+    breaker.record(again, ok=True)
+    assert breaker.current() is BreakerState.closed and breaker.failures == 0
+
+
+def test_recovered_half_opens_only_an_open_breaker() -> None:
+    """A passing health check half-opens an open breaker and leaves a closed one alone."""
+    breaker = CircuitBreaker(BreakerSpec(1, 3600.0, 1), Clock())
+    breaker.recovered()
+    assert breaker.current() is BreakerState.closed
+    breaker.record(breaker.admit(), ok=False)  # type: ignore[arg-type]
+    breaker.recovered()
+    assert breaker.current() is BreakerState.half_open
+    trial = breaker.admit()
+    assert trial is not None and trial.trial and breaker.admit() is None

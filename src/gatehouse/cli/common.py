@@ -173,10 +173,9 @@ async def _has_schema(db: Database) -> bool:
 async def announce_access_change(cfg: Settings) -> None:
     """Tell running servers (through Redis, when configured) to drop cached tokens now."""
     if cfg.redis_url:
-        from redis.asyncio import Redis  # only here: most commands never need Redis
+        from gatehouse.auth.cache import PrincipalCache  # only here: most commands never
+        from gatehouse.kit.redisconn import redis_client  # need Redis
 
-        from gatehouse.auth.cache import PrincipalCache
-
-        cache = PrincipalCache(0, Redis.from_url(cfg.redis_url, socket_timeout=1))
+        cache = PrincipalCache(0, redis_client(cfg.redis_url))
         await cache.invalidate()
         await cache.close()

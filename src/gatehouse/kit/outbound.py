@@ -131,8 +131,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        """Connect only when every resolved address is permitted."""
-        address = await checked_address(host, port, self.allow)
+        """Connect only when every resolved address is permitted.
+
+        A name that does not resolve is a failed connect (httpx's ConnectError), like a refused
+        one, so every client's failover, retry and breaker treat it as one.
+        """
+        try:
+            address = await checked_address(host, port, self.allow)
+        except (OSError, UnicodeError) as exc:  # socket.gaierror; IDNA refusing the name
+            raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from exc
         return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(

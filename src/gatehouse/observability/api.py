@@ -49,6 +49,8 @@ def build_router(svc: Services) -> APIRouter:
         if svc.settings.redis_url:
             probes.append(_check("redis", redis))
         checks = dict(await asyncio.gather(*probes))
+        if (cache := await svc.decision_cache.check()) is not None:
+            checks["decision_cache"] = cache  # `degraded` while decisions bypass it
         ok = all(c["status"] == "ok" for c in checks.values())
         body = {"status": "ok" if ok else "degraded", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)

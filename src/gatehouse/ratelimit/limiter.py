@@ -16,6 +16,8 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
+from gatehouse.kit.redisconn import REDIS_TIMEOUT
+
 WINDOW_SECONDS = 60
 SWEEP_EVERY = 10_000  # hits between sweeps of the in-process windows that have ended
 log = structlog.get_logger("gatehouse.ratelimit")
@@ -69,8 +71,8 @@ class RateLimiter:
                 implementation="redispy",
                 key_prefix="gatehouse-rl",
                 wrap_exceptions=True,
-                socket_timeout=1,
-                socket_connect_timeout=1,
+                socket_timeout=REDIS_TIMEOUT,  # the same bounds as kit.redisconn's clients
+                socket_connect_timeout=REDIS_TIMEOUT,
             )
             self.shared = FixedWindowRateLimiter(self.storage)
         # In-process counting (the default, and the fallback while Redis is unreachable), in the

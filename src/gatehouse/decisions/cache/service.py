@@ -66,6 +66,11 @@ class DecisionCache:
         value = Cached(decision.defined, decision.result, decision.engine)
         await self.store.put(tenant, key, value, policy.ttl, policy.size)
 
+    async def check(self) -> dict[str, str] | None:
+        """The shared (Redis) cache's health, asked now: `ok` or `degraded` (bypassed); None
+        for the in-process cache, which cannot fail."""
+        return await self.store.check() if isinstance(self.store, RedisStore) else None
+
     async def close(self) -> None:
         """Close the store's connections (Redis)."""
         if isinstance(self.store, RedisStore):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import orjson
 import structlog
 from redis.asyncio import Redis
 
 from gatehouse.decisions.cache.keys import Key, redis_key
+from gatehouse.kit.redisconn import redis_client
 from gatehouse.kit.ttl import Expiring
 
 log = structlog.get_logger("gatehouse.decisions")
 PREFIX = "gatehouse:decision-cache:"
+RETRY_SECONDS = 5.0  # while degraded, how often one call tries Redis again
+T = TypeVar("T")
 
 
 class Cached(NamedTuple):
@@ -77,19 +81,59 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Answers in Redis, shared by every process; keys expire after their TTL."""
+    """Answers in Redis, shared by every process; keys expire after their TTL.
 
-    def __init__(self, url: str, prefix: str = PREFIX) -> None:
-        self.redis: Redis = Redis.from_url(url)
+    A Redis that fails or hangs makes the cache *degraded*: every call is a miss at once, and
+    Redis is tried again by one call every RETRY_SECONDS (or by `/ready`'s check), so a decision
+    pays the client's timeout once per retry, not on every read and write.
+    """
+
+    def __init__(
+        self, url: str, prefix: str = PREFIX, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.redis: Redis = redis_client(url)
         self.prefix = prefix
+        self.clock = clock
+        self.error: str | None = None  # why the cache is degraded (None: it is not)
+        self.retry_at = 0.0
+
+    def health(self) -> dict[str, str]:
+        """`ok`, or `degraded` (bypassed) with the last error's type."""
+        if self.error is None:
+            return {"status": "ok"}
+        return {"status": "degraded", "error": self.error}
+
+    async def _use(self, action: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """`call()`'s result, or None when the cache is bypassed or Redis failed."""
+        if self.error is not None:
+            now = self.clock()
+            if now < self.retry_at:
+                return None
+            self.retry_at = now + RETRY_SECONDS  # this call retries; the others keep bypassing
+        try:
+            result = await call()
+        except Exception as exc:  # a cache that fails is a miss, never a failed decision
+            self._failed(action, exc)
+            return None
+        self._recovered()
+        return result
+
+    def _failed(self, action: str, exc: Exception) -> None:
+        if self.error is None:
+            log.warning(
+                "decision cache unavailable; bypassed", action=action, error=type(exc).__name__
+            )
+        self.error = type(exc).__name__
+        self.retry_at = self.clock() + RETRY_SECONDS
+
+    def _recovered(self) -> None:
+        if self.error is not None:
+            log.info("decision cache reachable again")
+        self.error = None
 
     async def get(self, tenant: str, key: Key) -> Cached | None:
-        """The answer under the key (None when absent or Redis does not answer)."""
-        try:
-            raw = await self.redis.get(redis_key(self.prefix, tenant, key))
-        except Exception as exc:  # a cache that fails is a miss, never a failed decision
-            log.warning("decision cache read failed", error=type(exc).__name__)
-            return None
+        """The answer under the key (None when absent, or while the cache is degraded)."""
+        raw = await self._use("read", lambda: self.redis.get(redis_key(self.prefix, tenant, key)))
         if raw is None:
             return None
         defined, result, engine = orjson.loads(raw)
@@ -98,19 +142,28 @@ class RedisStore:
     async def put(self, tenant: str, key: Key, value: Cached, ttl: float, size: int) -> None:
         """Keep an answer with Redis's own expiry (size is Redis's `maxmemory` policy's job)."""
         raw = orjson.dumps([value.defined, value.result, value.engine])
-        try:
-            await self.redis.set(redis_key(self.prefix, tenant, key), raw, px=int(ttl * 1000))
-        except Exception as exc:
-            log.warning("decision cache write failed", error=type(exc).__name__)
+        name = redis_key(self.prefix, tenant, key)
+        await self._use("write", lambda: self.redis.set(name, raw, px=int(ttl * 1000)))
 
     async def evict(self, tenant: str) -> None:
         """Delete the tenant's keys (SCAN by its prefix)."""
-        try:
+
+        async def drop() -> None:
             found = [k async for k in self.redis.scan_iter(match=f"{self.prefix}{tenant}:*")]
             if found:
                 await self.redis.delete(*found)
+
+        await self._use("evict", drop)
+
+    async def check(self) -> dict[str, str]:
+        """Ask Redis now, bypassed or not (readiness), and report the cache's health."""
+        try:
+            await self.redis.ping()
         except Exception as exc:
-            log.warning("decision cache eviction failed", error=type(exc).__name__)
+            self._failed("check", exc)
+        else:
+            self._recovered()
+        return self.health()
 
     async def close(self) -> None:
         """Close the connections."""

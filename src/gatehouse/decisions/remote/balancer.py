@@ -17,14 +17,14 @@ class Balancer:
         self.turn = itertools.count()
 
     def order(self, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
-        """Usable endpoints in the order to try them; the rest are left out."""
+        """Every endpoint in the order to try it: the usable ones, balanced, then those marked
+        down (health checks or breaker), tried only when none of the first answered."""
         usable = [e for e in endpoints if e.usable()]
-        if not usable:
-            return []
+        down = [e for e in endpoints if not e.usable()]
         if self.mode == "health_based":
-            return sorted(usable, key=score)
-        start = next(self.turn) % len(usable)
-        return usable[start:] + usable[:start]
+            return sorted(usable, key=score) + sorted(down, key=score)
+        start = next(self.turn) % len(usable) if usable else 0
+        return usable[start:] + usable[:start] + down
 
 
 def score(endpoint: Endpoint) -> tuple[int, int, float]:

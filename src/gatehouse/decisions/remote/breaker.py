@@ -19,10 +19,11 @@ class BreakerState(StrEnum):
 
 
 class Slot(NamedTuple):
-    """An admitted call: whether it is a half-open trial, and of which opening."""
+    """An admitted call: whether it is a half-open trial or a last resort, of which opening."""
 
     trial: bool
     generation: int
+    last_resort: bool = False
 
 
 class CircuitBreaker:
@@ -40,6 +41,7 @@ class CircuitBreaker:
         self.opened_at = 0.0
         self.trials = 0  # half-open calls admitted and not yet recorded
         self.generation = 0  # counts openings, so a stale trial frees no slot of a newer one
+        self.last_resort = False  # an open breaker's one call admitted as a last resort
 
     def current(self) -> BreakerState:
         """The state now: an open breaker whose recovery timeout passed is half-open."""
@@ -64,8 +66,23 @@ class CircuitBreaker:
             self.trials += 1
         return Slot(trial, self.generation)
 
+    def admit_last_resort(self) -> Slot | None:
+        """Take an open breaker's one last-resort slot, for when no other endpoint answered
+        (panic routing): one call at a time tries it despite the open circuit."""
+        if self.current() is not BreakerState.open or self.last_resort:
+            return None
+        self.last_resort = True
+        return Slot(False, self.generation, last_resort=True)
+
+    def recovered(self) -> None:
+        """A health check passed: an open breaker lets trial calls through now (half-open)."""
+        if self.current() is BreakerState.open:
+            self.state, self.trials = BreakerState.half_open, 0
+
     def release(self, slot: Slot) -> None:
         """Give back an admitted call's slot without an outcome (the caller gave up)."""
+        if slot.last_resort and slot.generation == self.generation:
+            self.last_resort = False
         if (
             slot.trial
             and slot.generation == self.generation
@@ -78,8 +95,12 @@ class CircuitBreaker:
         self.release(slot)
         if ok:
             self.state, self.failures, self.trials = BreakerState.closed, 0, 0
+            self.last_resort = False
             return
         self.failures += 1
+        if self.state is BreakerState.open:
+            return  # already open (a last resort failed): its pause is not extended
         if self.state is BreakerState.half_open or self.failures >= self.spec.failure_threshold:
             self.state, self.opened_at, self.trials = BreakerState.open, self.clock(), 0
+            self.last_resort = False
             self.generation += 1

@@ -28,7 +28,7 @@ UNAVAILABLE = frozenset({408, 429})
 
 
 class Unanswered(Exception):
-    """The endpoint gave no usable answer (connection, timeout, 5xx): try another."""
+    """The endpoint gave no usable answer (connection, DNS, timeout, 5xx, 3xx): try another."""
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Endpoint:
             async with asyncio.timeout(self.request_timeout):
                 client = next(self.turn)
                 response = await client.post(f"/v1/data/{path}", content=body, params=params)
-            if response.status_code >= 500 or response.status_code in UNAVAILABLE:
+            if unanswered(response.status_code):
                 raise Unanswered(f"HTTP {response.status_code} from {self.url}")
             doc = orjson.loads(response.content) if response.content else {}
         except TimeoutError:
@@ -149,6 +149,12 @@ class Endpoint:
         """Close the pooled connections."""
         for client in self.clients:
             await client.aclose()
+
+
+def unanswered(status: int) -> bool:
+    """Whether a status says this endpoint gave no answer: a 5xx, 408 or 429, or a redirect
+    (redirects are not followed, and OPA's data API never redirects a query it answered)."""
+    return status >= 500 or status in UNAVAILABLE or 300 <= status < 400
 
 
 def refused(status: int, doc: Any) -> EvaluationError:

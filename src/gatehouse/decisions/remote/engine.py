@@ -21,7 +21,7 @@ log = structlog.get_logger("gatehouse.decisions")
 
 
 class NoEndpointAnswered(Exception):
-    """Every usable endpoint was tried and none answered (or none was usable)."""
+    """Every endpoint that admitted a call was tried and none answered."""
 
 
 class RemoteEngine:
@@ -55,16 +55,17 @@ class RemoteEngine:
     async def ask(
         self, path: str, input: Any, params: dict[str, str] | None = None
     ) -> tuple[Answer, Endpoint]:
-        """The first answer among the usable endpoints, in balancing order (`params`: OPA's
-        query parameters to pass on, such as `explain`)."""
+        """The first answer among the usable endpoints, in balancing order, then among those
+        marked down (panic routing: an open breaker admits one such call at a time) before the
+        caller falls back (`params`: OPA's query parameters to pass on, such as `explain`)."""
         body = orjson.dumps({"input": input})
         remote = self.remote_path(path)
         self.in_flight += 1
         self.idle.clear()
         try:
             for endpoint in self.balancer.order(self.endpoints):
-                slot = endpoint.breaker.admit()
-                if slot is None:  # its half-open trials were taken while we waited
+                slot = endpoint.breaker.admit() or endpoint.breaker.admit_last_resort()
+                if slot is None:  # half-open trials or the last-resort call are under way
                     continue
                 try:
                     answer = await endpoint.query(remote, body, params)

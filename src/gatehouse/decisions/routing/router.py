@@ -160,6 +160,8 @@ class DecisionRouter:
     async def _install(self, tenant_id: str, routing: TenantRouting | None) -> None:
         old = self.routes.pop(tenant_id, None)
         if routing is not None:
+            # The tenant's counters outlive configuration changes (they count its decisions).
+            counts = old.counts if old is not None else Counter[str]()
             if old is not None and old.engine is not None and routing.remote == old.routing.remote:
                 # Only the fallback changed: keep the endpoints, their health and breakers.
                 engine, old = old.engine, None
@@ -168,7 +170,7 @@ class DecisionRouter:
                 engine.start()
             else:
                 engine = None
-            self.routes[tenant_id] = Route(routing, engine)
+            self.routes[tenant_id] = Route(routing, engine, counts)
             log.info("decision routing loaded", tenant=tenant_id, mode=routing.mode)
         if old is not None and old.engine is not None:
             # Requests already on the old endpoints finish before their clients close.

@@ -7,7 +7,7 @@ tenant's updates to another tenant's OPAL clients: their topics become the tenan
 custom header values in plain JSON: every value but Gatehouse's own headers is masked. Nothing
 of either can be restored, so the downgrade changes nothing.
 
-Revision ID: 0019_opal
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-07 20:00:00
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019_opal"
+revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -3,8 +3,8 @@
 A dry run and an all-or-nothing import that failed count what they would have written but
 write nothing; `written` says so, so answers report written and would-be counts apart.
 
-Revision ID: 0019_lead
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07 18:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_lead"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

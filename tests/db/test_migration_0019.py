@@ -1,4 +1,4 @@
-"""Migration 0019_opal: stored OPAL topics become the tenant's own; recorded webhook attempts
+"""Migration 0019: stored OPAL topics become the tenant's own; recorded webhook attempts
 keep custom header names, not their values."""
 
 from __future__ import annotations
