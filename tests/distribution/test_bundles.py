@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from gatehouse.distribution.api import preferences
 from tests.conftest import Harness, started
 from tests.distribution.conftest import Org, unpack
 
@@ -121,3 +124,18 @@ async def test_oversize_document_is_refused_clearly(settings: object) -> None:
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["limit_bytes"] == 1024 and r.json()["size_bytes"] > 1024
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "modes=snapshot,delta;wait=3",
+        "wait=3, modes=snapshot,delta",
+        "wait=3;modes=snapshot,delta",
+        'modes="snapshot,delta", wait=3',
+        "Wait=3 , Modes=snapshot , delta",
+    ],
+)
+def test_prefer_header_forms(header: str) -> None:
+    """RFC 7240's comma-separated form and OPA's semicolon form read alike."""
+    assert preferences(header, 60) == (3.0, {"snapshot", "delta"})

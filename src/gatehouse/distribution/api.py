@@ -36,18 +36,30 @@ BUNDLE_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def preferences(header: str | None, cap: int) -> tuple[float | None, set[str]]:
-    """(wait seconds or None, modes) of a `Prefer: modes=snapshot,delta;wait=N` header."""
+    """(wait seconds or None, modes) of a Prefer header.
+
+    Preferences are separated by `,` (RFC 7240) or `;` (what OPA sends: `modes=snapshot,delta;
+    wait=N`); a part without `=` continues the list of modes before it, so
+    `wait=3, modes=snapshot,delta` and `modes=snapshot,delta;wait=3` read alike.
+    """
     wait: float | None = None
     modes: set[str] = set()
-    for part in (header or "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "wait":
+    last = ""
+    for part in (header or "").replace(";", ",").split(","):
+        name, sep, value = part.strip().partition("=")
+        name, value = name.strip().lower(), value.strip().strip('"').lower()
+        if not sep:
+            if last == "modes" and name:
+                modes.add(name.strip('"'))
+            continue
+        last = name
+        if name == "wait":
             try:
                 wait = max(0.0, min(float(value), float(cap)))
             except ValueError:
                 wait = None
-        elif name.strip().lower() == "modes":
-            modes = {m.strip().lower() for m in value.split(",")}
+        elif name == "modes":
+            modes = {value} if value else set()
     return wait, modes
 
 
