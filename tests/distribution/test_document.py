@@ -103,11 +103,13 @@ async def test_sensitivity_and_configuration(org: Org) -> None:
     assert alice["emails"][0]["value"] == "alice@acme.test"
     assert list(doc["users"]) == ["alice@acme.test"]  # bob has no address: no key, no entry
     body = {
+        "key": "id",  # a PUT changes what it names: the key goes back to the id only when named
         "allow": ["title"],
         "sensitivity": {"title": "restricted"},
         "fields": {"users": ["title"]},
     }
-    await org.h.client.put(CONFIG, json=body, headers=admin)
+    changed = await org.h.client.put(CONFIG, json=body, headers=admin)
+    assert changed.json()["config"]["streams"] == ["users"]  # not named: kept
     users = (await org.data())["gatehouse"]["users"]
     assert users[org.users["alice"]] == {"id": org.users["alice"], "title": "Engineer"}
     for bad in ({"root": "a//b"}, {"streams": ["secrets"]}, {"allow": ["a.b.c"]}, {"x": 1}):

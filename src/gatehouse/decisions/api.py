@@ -390,12 +390,13 @@ def build_router(svc: Services) -> FastRouter:
     async def settings_put(
         request: Request, who: PolicyWriter, body: DecisionSettings
     ) -> DecisionSettings:
-        """Replace the tenant's settings: subject enrichment on or off, and the entrypoint rule."""
+        """Change the settings the body names (others keep their values): subject enrichment
+        on or off, the entrypoint rule. Answers every setting as it now is."""
         unit = svc.write(request, who, "decision_settings.put", "decision_settings", "")
         async with unit as (session, actor):
-            await localdata.set_settings(session, actor, body)
+            now = await localdata.set_settings(session, actor, body)
         svc.subjects.forget(who.tenant_id)
-        return body
+        return now
 
     async def data_post_fast(request: Request) -> Response | None:
         """`data_post` for plain requests, without routing and dependency solving."""

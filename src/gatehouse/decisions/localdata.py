@@ -18,6 +18,7 @@ from gatehouse.decisions.patch import apply_patch
 from gatehouse.decisions.schemas import DEFAULT_ENTRYPOINT, DecisionSettings
 from gatehouse.distribution.service import settings_of
 from gatehouse.events.service import emit
+from gatehouse.kit.partial import named_only
 
 
 async def row(session: AsyncSession, tenant: str, *, lock: bool = False) -> LocalData | None:
@@ -126,16 +127,19 @@ async def delete(session: AsyncSession, actor: Actor, parts: list[str]) -> None:
     await _change(session, actor, parts, "decision_data.delete", None)
 
 
-async def set_settings(session: AsyncSession, actor: Actor, settings: DecisionSettings) -> None:
-    """Set the tenant's decision settings: enrichment and the entrypoint rule (audited)."""
+async def set_settings(
+    session: AsyncSession, actor: Actor, given: DecisionSettings
+) -> DecisionSettings:
+    """Change the settings `given` names (enrichment, the entrypoint rule); audited."""
     found = await row(session, actor.tenant_id, lock=True)
     assert found is not None
-    before = {
-        "enrich": found.enrich is not False,
-        "entrypoint": found.entrypoint or DEFAULT_ENTRYPOINT,
-    }
+    current = DecisionSettings(
+        enrich=found.enrich is not False, entrypoint=found.entrypoint or DEFAULT_ENTRYPOINT
+    )
+    settings = named_only(current, given)
+    before, after = current.model_dump(), settings.model_dump()
     found.enrich, found.entrypoint = settings.enrich, settings.entrypoint
-    after = settings.model_dump()
     await audit.record(
         session, actor, "decision_settings.put", "decision_settings", "", before=before, after=after
     )
+    return settings

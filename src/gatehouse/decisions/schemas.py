@@ -8,7 +8,7 @@ DEFAULT_ENTRYPOINT = "authz/allow"
 
 
 class DecisionSettings(BaseModel):
-    """How a tenant's decision requests are treated (`PUT` replaces every setting)."""
+    """How a tenant's decision requests are treated (a `PUT` changes the fields it names)."""
 
     model_config = ConfigDict(extra="forbid")
 

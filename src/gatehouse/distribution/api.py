@@ -150,8 +150,8 @@ def build_router(svc: Services) -> APIRouter:
     async def put_config(
         body: DocumentSettings, request: Request, who: Writer
     ) -> DocumentConfigOut:
-        """Replace the configuration; the document is rebuilt at once under a new revision
-        (clients get a full bundle next)."""
+        """Change the settings the body names (the others keep their values); the document is
+        rebuilt at once under a new revision (clients get a full bundle next)."""
         tenant = who.tenant_id
         async with svc.write(request, who, "distribution.config", "tenant", tenant) as (s, actor):
             await service.put_settings(s, actor, body)

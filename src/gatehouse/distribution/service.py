@@ -14,6 +14,7 @@ from gatehouse.db.tenancy import TENANT
 from gatehouse.distribution.models import DocumentConfig, DocumentState, SigningKey
 from gatehouse.distribution.schemas import DocumentSettings, UserKey
 from gatehouse.distribution.shaping import Shaper, connection_levels
+from gatehouse.kit.partial import named_only
 from gatehouse.kit.problems import Problem
 
 
@@ -77,12 +78,14 @@ def check_settings(shaper: Shaper) -> None:
 
 
 async def put_settings(
-    session: AsyncSession, actor: Actor, settings: DocumentSettings
+    session: AsyncSession, actor: Actor, given: DocumentSettings
 ) -> DocumentConfig:
-    """Store a tenant's configuration (checked against its field rules) and audit it."""
+    """Change the settings `given` names (checked against the field rules), audited."""
     tenant = actor.tenant_id
-    check_settings(await shaper_of(session, tenant, settings))
     row = await config_row(session, tenant)
+    current = DocumentSettings.model_validate(row.config) if row else DocumentSettings()
+    settings = named_only(current, given)
+    check_settings(await shaper_of(session, tenant, settings))
     before = dict(row.config) if row else None
     doc = settings.model_dump(mode="json")
     if row is None:

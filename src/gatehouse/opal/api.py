@@ -145,8 +145,8 @@ def build_router(svc: Services) -> APIRouter:
         responses=problems(422),
     )
     async def put_settings(body: OpalSettingsIn, request: Request, who: Writer) -> OpalSettingsOut:
-        """Replace the settings; tokens are sealed under the key ring (`null` keeps the stored
-        one, `""` clears it). Every change is audited."""
+        """Change the settings the body names (the others keep their values); tokens are sealed
+        (`null` keeps the stored one, `""` clears it). Every change is audited."""
         tenant = who.tenant_id
         async with svc.write(request, who, "opal.settings", "tenant", tenant) as (s, actor):
             row = await service.put_settings(s, svc.keys, actor, body)

@@ -12,6 +12,7 @@ from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.destinations import changed, must_resend
+from gatehouse.kit.partial import named_only
 from gatehouse.kit.problems import Problem
 from gatehouse.opal.models import OpalSettingsRow, token_context
 from gatehouse.opal.schemas import OpalSettings, OpalSettingsIn, OpalSettingsOut
@@ -94,11 +95,12 @@ def stranded(
 async def put_settings(
     session: AsyncSession, ring: KeyRing, actor: Actor, body: OpalSettingsIn
 ) -> OpalSettingsRow:
-    """Store a tenant's settings (tokens sealed; null keeps one, "" clears it) and audit it."""
+    """Change the settings `body` names (tokens sealed; null keeps one, "" clears it), audited."""
     tenant = actor.tenant_id
     row = await settings_row(session, tenant)
     before = settings_out(row).model_dump(mode="json", exclude={"updated_at"}) if row else None
-    settings = OpalSettings.model_validate(body.model_dump(exclude=set(TOKENS_IN)))
+    named = OpalSettings.model_validate(body.model_dump(exclude=set(TOKENS_IN), exclude_unset=True))
+    settings = named_only(current(row), named)
     sealed = {
         "datasource": row.datasource_token_sealed if row else None,
         "fetch": row.fetch_token_sealed if row else None,

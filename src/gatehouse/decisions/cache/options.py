@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.audit import service as audit
@@ -14,7 +13,10 @@ from gatehouse.config import Settings
 from gatehouse.db.engine import Database
 from gatehouse.decisions.localdata import row
 from gatehouse.decisions.schemas import AlertThresholds, CacheSettings
+from gatehouse.kit.partial import named_only
 from gatehouse.kit.ttl import Expiring
+
+B = TypeVar("B", CacheSettings, AlertThresholds)
 
 REUSE_SECONDS = 5.0  # how long a tenant's stored options are reused (other processes' changes)
 
@@ -47,18 +49,18 @@ async def stored(session: AsyncSession, tenant: str) -> Options:
 ACTIONS = {"cache": "decision_cache.put", "alerts": "alert_thresholds.put"}
 
 
-async def put(
-    session: AsyncSession, actor: Actor, what: Literal["cache", "alerts"], value: BaseModel
-) -> None:
-    """Store the tenant's cache settings or alert thresholds (audited)."""
+async def put(session: AsyncSession, actor: Actor, what: Literal["cache", "alerts"], given: B) -> B:
+    """Change the cache settings or alert thresholds `given` names (audited); the result."""
     found = await row(session, actor.tenant_id, lock=True)
     assert found is not None
     before = getattr(found, what) or {}
+    value = named_only(type(given).model_validate(before), given)
     after = value.model_dump()
     setattr(found, what, after)
     await audit.record(
         session, actor, ACTIONS[what], "decision_settings", what, before=before, after=after
     )
+    return value
 
 
 class TenantOptions:

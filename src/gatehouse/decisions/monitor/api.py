@@ -3,12 +3,12 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
 
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.scopes import grants
 from gatehouse.decisions.cache import options
+from gatehouse.decisions.cache.options import B
 from gatehouse.decisions.schemas import AlertThresholds, CacheSettings
 from gatehouse.kit.http import problems
 from gatehouse.kit.problems import Problem
@@ -51,13 +51,14 @@ def build_router(svc: Services) -> APIRouter:
         }
 
     async def store(
-        request: Request, who: Principal, what: Literal["cache", "alerts"], body: BaseModel
-    ) -> None:
-        """Store and audit the tenant's settings; this process reads them again at once."""
+        request: Request, who: Principal, what: Literal["cache", "alerts"], body: B
+    ) -> B:
+        """Store and audit the settings the body names; this process reads them again at once."""
         unit = svc.write(request, who, options.ACTIONS[what], "decision_settings", what)
         async with unit as (session, actor):
-            await options.put(session, actor, what, body)
+            now = await options.put(session, actor, what, body)
         svc.decision_options.forget(who.tenant_id)
+        return now
 
     @router.get(CACHE, responses=problems())
     async def cache_get(who: Reader) -> CacheSettings:
@@ -66,10 +67,11 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.put(CACHE, responses=problems(422))
     async def cache_put(request: Request, who: Writer, body: CacheSettings) -> CacheSettings:
-        """Change the tenant's decision cache settings (audited); cached answers are dropped."""
-        await store(request, who, "cache", body)
+        """Change the cache settings the body names (audited; the others keep their values);
+        cached answers are dropped."""
+        now = await store(request, who, "cache", body)
         await svc.decision_cache.store.evict(who.tenant_id)
-        return body
+        return now
 
     @router.get(ALERTS, responses=problems())
     async def alerts_get(who: Reader) -> AlertThresholds:
@@ -78,8 +80,8 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.put(ALERTS, responses=problems(422))
     async def alerts_put(request: Request, who: Writer, body: AlertThresholds) -> AlertThresholds:
-        """Change the tenant's alert thresholds (audited); evaluated at the next interval."""
-        await store(request, who, "alerts", body)
-        return body
+        """Change the thresholds the body names (audited; the others keep their values);
+        evaluated at the next interval."""
+        return await store(request, who, "alerts", body)
 
     return router
