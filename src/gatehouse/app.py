@@ -33,6 +33,7 @@ from gatehouse.fleet.retention import run as decision_retention
 from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
+from gatehouse.kit.apidocs import install_docs
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problem_http import install_problem_handlers
 from gatehouse.kit.redisconn import redis_client
@@ -159,6 +160,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # kit/apidocs.py serves /docs and /redoc from packaged assets
+        redoc_url=None,
         # FastAPI's own OpenTelemetry instrumentation asks, on every request, whether a
         # provider is configured; Gatehouse has its own metrics and request logs.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -169,6 +172,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     dialects.update({prefix: authzen_errors.render for prefix in authzen_api.PREFIXES})
     install_problem_handlers(app, dialects=dialects)
     install_openapi(app)
+    install_docs(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
     # route it passes costs time: /health (probed constantly, and the baseline of
     # bench/api_overhead.py) first, then the busiest API routers.

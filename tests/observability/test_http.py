@@ -1,6 +1,7 @@
 """Request ids, timing, body limits, problem+json errors, readiness, metrics, logs and docs."""
 
 import io
+import re
 import json
 from collections.abc import AsyncIterator
 
@@ -124,6 +125,18 @@ async def test_docs_are_public_and_every_route_is_described(harness: Harness) ->
         assert op.get("summary"), (path, method)
         assert op.get("description"), (path, method)
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+async def test_docs_load_nothing_from_outside(harness: Harness) -> None:
+    """Swagger UI and ReDoc come from the package: no CDN, so an air-gapped host shows them."""
+    for path in ("/docs", "/redoc"):
+        page = (await harness.client.get(path)).text
+        assert "https://" not in page and "http://" not in page, page
+        for asset in re.findall(r'(?:src|href)="(/docs/static/[^"]+)"', page):
+            resp = await harness.client.get(asset)
+            assert resp.status_code == 200 and len(resp.content) > 1000, asset
+    assert "/docs/static/swagger-ui-bundle.js" in (await harness.client.get("/docs")).text
+    assert "/docs/static/redoc.standalone.js" in (await harness.client.get("/redoc")).text
 
 
 async def test_json_logs_carry_request_id_and_tenant(
