@@ -1,8 +1,8 @@
 """Request ids, timing, body limits, problem+json errors, readiness, metrics, logs and docs."""
 
 import io
-import re
 import json
+import re
 from collections.abc import AsyncIterator
 
 from gatehouse.config import Settings, Tier
