@@ -18,7 +18,7 @@ $(BASE): requirements/base.txt pyproject.toml
 	@echo "==> creating $(VENV) and installing what Gatehouse needs to serve (requirements/base.txt)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements/base.txt
-	$(PIP) --no-deps --no-build-isolation -e .
+	$(PIP) --no-deps -e .
 	touch $(BASE)
 
 $(STAMP): $(BASE) requirements/dev.txt scripts/system-packages
