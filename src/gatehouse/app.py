@@ -45,6 +45,7 @@ from gatehouse.opal import api as opal_api
 from gatehouse.ratelimit.limiter import RateLimiter
 from gatehouse.scim import api as scim_api
 from gatehouse.scim import errors as scim_errors
+from gatehouse.scim import openapi as scim_openapi
 from gatehouse.scim.http import PREFIX as SCIM_PREFIX
 from gatehouse.secrets import api as secrets_api
 from gatehouse.secrets.keyring import load_keyring
@@ -171,7 +172,9 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     dialects.update({prefix: opa.render for prefix in decisions_api.PREFIXES})
     dialects.update({prefix: authzen_errors.render for prefix in authzen_api.PREFIXES})
     install_problem_handlers(app, dialects=dialects)
-    install_openapi(app)
+    shapes = {SCIM_PREFIX: scim_openapi.SHAPE}
+    shapes.update({prefix: opa.SHAPE for prefix in decisions_api.PREFIXES})
+    install_openapi(app, shapes)
     install_docs(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
     # route it passes costs time: /health (probed constantly, and the baseline of

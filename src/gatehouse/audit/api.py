@@ -9,13 +9,14 @@ from gatehouse.audit import service
 from gatehouse.audit.schemas import AuditOut
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
-from gatehouse.kit.http import Cursor, Limit, problems
+from gatehouse.kit.http import ISO, Cursor, Limit, problems
 from gatehouse.kit.pagination import Page, decode_cursor, paginate
 from gatehouse.kit.problems import Problem
 from gatehouse.services import Services
 
 When = Annotated[
     datetime | date | None,
+    ISO,
     Query(description="ISO date or date-time; a bare date means midnight UTC."),
 ]
 

@@ -9,6 +9,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from gatehouse.kit.openapi import ErrorShape
 from gatehouse.kit.problems import Problem
 
 # OPA's error codes (server/types/types.go) by HTTP status.
@@ -51,6 +52,9 @@ TEXTS = {
     500: "Evaluation failed (`errors` says why, e.g. `eval_cancel_error`).",
 }
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+SHAPE = ErrorShape(ERROR_SCHEMA["content"])  # what every error of these routes looks like
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:

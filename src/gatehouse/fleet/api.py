@@ -22,7 +22,7 @@ from gatehouse.fleet.schemas import (
 )
 from gatehouse.fleet.service import Redactors, refuse_nul, store_upload, upload_rows
 from gatehouse.fleet.view import instance_view
-from gatehouse.kit.http import Cursor, Limit, problems
+from gatehouse.kit.http import ISO, Cursor, Limit, problems
 from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor, paginate
 from gatehouse.kit.problems import Problem, not_found
 from gatehouse.services import Services
@@ -31,8 +31,8 @@ LOGS_PATH = "/opa/logs"
 STATUS_PATH = "/opa/status"
 EXPORT_MAX = 1_000_000
 Partition = Annotated[str, Path(max_length=200, description="OPA's `partition_name`.")]
-Time = Annotated[datetime | None, Query(description="RFC 3339; decisions at or after it.")]
-Until = Annotated[datetime | None, Query(description="RFC 3339; decisions before it.")]
+Time = Annotated[datetime | None, ISO, Query(description="RFC 3339; decisions at or after it.")]
+Until = Annotated[datetime | None, ISO, Query(description="RFC 3339; decisions before it.")]
 LOG_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import BeforeValidator
 
 PROBLEM_SCHEMA = {
     "content": {
@@ -17,6 +20,18 @@ PROBLEM_SCHEMA = {
                     "status": {"type": "integer"},
                     "detail": {"type": "string"},
                     "instance": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "description": "Each field that did not validate (422) or parse (400).",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             }
         }
@@ -47,3 +62,16 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def iso_only(value: Any) -> Any:
+    """Refuse what is not an ISO 8601 date or date-time: pydantic would read `0.5` as Unix time."""
+    if isinstance(value, datetime | date) or (isinstance(value, str) and ISO_DATE.match(value)):
+        return value
+    raise ValueError("use an ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T09:00:00Z")
+
+
+# A date-time query parameter that takes RFC 3339 / ISO 8601 only.
+ISO = BeforeValidator(iso_only)

@@ -10,8 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from gatehouse.kit.problems import PROBLEM_JSON, TITLES, Problem
+from gatehouse.kit.shards import leaves
 
 # A standard with its own error shape (SCIM) renders the problems of the paths under its prefix.
 Renderer = Callable[[Problem, Request], Response]
@@ -42,9 +44,22 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     return problem_response(exc, request)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app takes at this path (RFC 9110 §10.2.1's `Allow`):
+    Starlette names only the methods of the first route whose path matched."""
+    methods: set[str] = set()
+    path = request.url.path
+    for template, route in leaves(request.app.routes):
+        if template is not None and compile_path(template)[0].match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     return problem_response(Problem(exc.status_code, detail, headers=headers), request)
 

@@ -29,18 +29,26 @@ def first_segment(path: str) -> str:
     return ANY if "{" in segment else segment
 
 
-def route_paths(routes: Iterable[BaseRoute]) -> Iterator[str | None]:
-    """Every path format under `routes`, descending into included routers; None when a route
-    shows neither (it is then placed in every shard)."""
+def leaves(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str | None, BaseRoute]]:
+    """Every route under `routes` with its full path format (None when it shows none),
+    descending into included routers and their prefixes."""
     for route in routes:
         path = getattr(route, "path", None)
         inner = getattr(route, "original_router", None)
         if isinstance(path, str):
-            yield path
+            yield prefix + path, route
         elif isinstance(inner, APIRouter):
-            yield from route_paths(inner.routes)
+            context = getattr(route, "include_context", None)
+            yield from leaves(inner.routes, prefix + str(getattr(context, "prefix", "") or ""))
         else:
-            yield None
+            yield None, route
+
+
+def route_paths(routes: Iterable[BaseRoute]) -> Iterator[str | None]:
+    """Every path format under `routes`; None when a route shows none (it is then placed in
+    every shard)."""
+    for path, _ in leaves(routes):
+        yield path
 
 
 def segments(router: APIRouter) -> set[str]:

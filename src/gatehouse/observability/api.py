@@ -42,7 +42,15 @@ def build_router(svc: Services) -> APIRouter:
         if not await svc.limiter.check():
             raise ConnectionError("redis did not answer")
 
-    @router.get("/ready", responses={503: {"description": "A dependency is down."}})
+    @router.get(
+        "/ready",
+        responses={
+            503: {
+                "description": "A dependency is down: `checks` names it.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def ready() -> JSONResponse:
         """Readiness: the database (and Redis, when configured) answer."""
         probes = [_check("database", database)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatehouse.kit.openapi import ErrorShape
 from gatehouse.scim.http import SCIM_JSON
 
 OBJECT = {"type": "object", "additionalProperties": True}
@@ -17,6 +18,7 @@ ERROR = {
         "detail": {"type": "string"},
     },
 }
+SHAPE = ErrorShape({SCIM_JSON: {"schema": ERROR}}, invalid_status=400)
 TEXTS = {
     200: "The resource or list.",
     201: "Created.",
