@@ -141,10 +141,13 @@ def tail(path: Path, lines: int = 20) -> str:
 class Server:
     """One `gatehouse serve` process on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, cpus: set[int] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], cwd: Path, cpus: set[int] | None = None, *extra: str
+    ) -> None:
         self.env = env
         self.cwd = cwd
         self.cpus = cpus
+        self.extra = list(extra)
         self.port = free_port()
         self.log_path = cwd / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -160,7 +163,7 @@ class Server:
     def start(self) -> None:
         """Start the server and wait until /health answers."""
         self._log = self.log_path.open("wb")
-        args = [GATEHOUSE, "serve", "--host", LOOPBACK, "--port", str(self.port)]
+        args = [GATEHOUSE, "serve", "--host", LOOPBACK, "--port", str(self.port), *self.extra]
         with pinned(self.cpus):
             self.proc = subprocess.Popen(
                 args,

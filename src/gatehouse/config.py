@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     distribution_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="How often data documents look for changes made elsewhere."
     )
+    idle_poll_max_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="Longest wait of an idle background loop (each backs off from its own poll "
+        "period to at most ten times it, and to this; 0 = never back off). Writes made in the "
+        "same process wake loops at once; this bounds how late changes made elsewhere are seen.",
+    )
     distribution_max_wait_seconds: int = Field(
         300, ge=0, le=3600, description="Longest bundle long poll (`Prefer: wait=N`) honoured."
     )

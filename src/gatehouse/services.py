@@ -131,6 +131,7 @@ class Services:
             list(self.settings.outbound_allow),
             local=self.engines,
             poll_seconds=self.settings.decision_config_poll_seconds,
+            idle_max_seconds=self.settings.idle_poll_max_seconds,
         )
         self.decisions = self.decision_router
         store: CacheStore = MemoryStore(time.monotonic)

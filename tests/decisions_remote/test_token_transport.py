@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from gatehouse.db.tenancy import ALL_TENANTS
+from gatehouse.decisions.routing.models import DecisionConfig
 from tests.conftest import Harness
 from tests.decisions_remote.conftest import FAST, configure, router
 from tests.decisions_remote.pki import Authority, server_context
@@ -74,3 +78,24 @@ async def test_turning_tls_verification_off_needs_the_secrets_again(
     assert impostor.authorizations == ["Bearer fresh-token"] * len(impostor.authorizations)
     cleared = {"url": impostor.url, "tls_verify": False, "bearer_token": None}
     assert (await put(harness, platform, cleared)).status_code == 200
+
+
+async def test_a_token_stored_for_http_before_the_rule_is_not_sent(
+    harness: Harness, platform: dict[str, str], opas: Any
+) -> None:
+    """A configuration saved before tokens needed https (an http URL, a sealed token, no
+    `allow_insecure_token`) reaches its OPA without the token, never with it in clear."""
+    await harness.tenant("acme")
+    plain = await opas("legacy")
+    allowed = {"url": plain.url, "bearer_token": TOKEN, "allow_insecure_token": True}
+    await configure(harness, platform, "acme", mode="remote", opa_endpoints=[allowed])
+    async with harness.svc.db.transaction() as session:
+        stmt = select(DecisionConfig).execution_options(**{ALL_TENANTS: True})
+        row = (await session.execute(stmt)).scalar_one()
+        endpoints = [{**e, "allow_insecure_token": False} for e in row.settings["opa_endpoints"]]
+        row.settings = {**row.settings, "opa_endpoints": endpoints}
+    await router(harness).reload("acme")
+    plain.authorizations.clear()
+    asked = len(plain.seen)
+    await router(harness).evaluate("acme", "x", {})
+    assert len(plain.seen) > asked and TOKEN not in " ".join(plain.authorizations)

@@ -393,3 +393,27 @@ async def test_a_resend_is_a_new_series_and_the_old_attempts_stay(
     ]
     assert page["attempts"] == 3 and page["success_rate"] == round(1 / 3, 4)
     assert len({headers["webhook-id"] for headers in receiver.headers}) == 1
+
+
+async def test_an_idle_worker_sleeps_until_the_next_retry_is_due(
+    manual: tuple[Harness, Clock], receiver: Receiver
+) -> None:
+    """After a failed attempt the worker knows when the retry falls due, and its idle wait
+    (however long it has backed off) ends then, not later; nothing waiting, no limit."""
+    h, clock = manual
+    auth = await tenant_auth(h)
+    await endpoint(h, auth, receiver)
+    worker = h.svc.webhooks
+    assert await worker.tick() == 0
+    assert worker.soonest is None and worker._until_due(5.0) == 5.0
+    receiver.replies = [answer(500)]
+    await add_user(h, auth)
+    await worker.tick()
+    assert len(receiver.headers) == 1
+    await worker.tick()  # the retry is not due yet: the worker learns when it is
+    assert worker.soonest is not None
+    wait = worker._until_due(60.0)
+    assert 3.9 <= wait <= 6.1  # the first retry is due after 5 s ± 20 %
+    clock.advance(wait)
+    await worker.tick()
+    assert len(receiver.headers) == 2

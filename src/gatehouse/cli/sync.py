@@ -37,7 +37,11 @@ def worker() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             work = Worker(
-                ops.db, job_factory(ops), run_settings(cfg), poll_seconds=cfg.worker_poll_seconds
+                ops.db,
+                job_factory(ops),
+                run_settings(cfg),
+                poll_seconds=cfg.worker_poll_seconds,
+                idle_max_seconds=cfg.idle_poll_max_seconds,
             )
             hooks = WebhookWorker(ops.db, cfg, lambda: ops.ring) if cfg.webhooks_worker else None
 

@@ -26,6 +26,7 @@ from gatehouse.distribution.models import DocumentState, Revision
 from gatehouse.distribution.policies import NoPolicies, PolicySource
 from gatehouse.distribution.signing import Signer
 from gatehouse.events.models import Event
+from gatehouse.kit.pacing import Pacer
 from gatehouse.kit.problems import Problem
 from gatehouse.secrets.keyring import KeyRing
 
@@ -211,10 +212,11 @@ class Distribution:
             )
         return full_bundle(snap, data, policies, signer, level)
 
-    async def poll(self) -> None:
-        """Catch up with changes made by other processes (and this one's own writes)."""
+    async def poll(self) -> bool:
+        """Catch up with changes made by other processes (and this one's own writes); whether
+        anything had changed."""
         if not self.tenants:
-            return
+            return False
         async with self.db.transaction(write=False) as session:
             scoped = {ALL_TENANTS: True}
             newest = await session.execute(
@@ -232,22 +234,29 @@ class Distribution:
             stored = {t: Current(r, h) for t, r, h in states}
         if active:
             self.watermark = max(self.watermark, *active.values())
+        found = bool(active)
         for tenant, held in list(self.tenants.items()):
             if held.dirty or tenant in active:
+                found = True
                 try:
                     await self.catch_up(tenant)
                 except Exception:
                     log.exception("could not refresh a data document", tenant=tenant)
             elif tenant in stored and stored[tenant] != held.current:
+                found = True
                 self._publish(held, stored[tenant])
+        return found
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until stopped; woken early by this process's writes."""
+        """Poll until stopped, backing off while idle; woken early by this process's writes."""
+        pacer = Pacer(self.settings.distribution_poll_seconds, self.settings.idle_poll_max_seconds)
+        wait = pacer.period
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.distribution_poll_seconds)
+                await asyncio.wait_for(self.wake.wait(), wait)
             self.wake.clear()
             try:
-                await self.poll()
+                wait = pacer.after(await self.poll())
             except Exception:
+                wait = pacer.after(False)
                 log.exception("distribution poll failed")

@@ -18,6 +18,7 @@ from gatehouse.config import Settings
 from gatehouse.db.engine import Database
 from gatehouse.distribution.hub import Distribution
 from gatehouse.kit.outbound import outbound_client
+from gatehouse.kit.pacing import Pacer
 from gatehouse.kit.problems import Problem
 from gatehouse.opal import queue, service, wire
 from gatehouse.opal.documents import OpalDocuments
@@ -189,16 +190,21 @@ class OpalPublisher:
         return response.status_code
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until stopped; woken early by this process's writes and by due retries."""
+        """Publish until stopped, backing off while idle; woken early by this process's writes
+        and by due retries."""
+        pacer = Pacer(self.settings.opal_poll_seconds, self.settings.idle_poll_max_seconds)
+        idle = pacer.period
         while not stop.is_set():
-            wait = self.settings.opal_poll_seconds
+            wait = idle
             if self.next_due is not None:
                 wait = min(wait, max(0.0, (self.next_due - datetime.now(UTC)).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), wait)
+            woken = self.wake.is_set() or self.next_due is not None
             self.wake.clear()
             self.next_due = None
             try:
-                await self.tick()
+                idle = pacer.after(await self.tick() > 0 or woken)
             except Exception:
+                idle = pacer.after(False)
                 log.exception("OPAL publishing failed")

@@ -27,6 +27,7 @@ def make_worker(svc: Services) -> Worker:
         job_factory(Connections(svc.db, svc.keys, settings)),
         run_settings(settings),
         poll_seconds=settings.worker_poll_seconds,
+        idle_max_seconds=settings.idle_poll_max_seconds,
     )
 
 

@@ -21,6 +21,7 @@ from gatehouse.connectors.protocol import ConnectorError
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
 from gatehouse.kit.ids import new_id
+from gatehouse.kit.pacing import Pacer
 from gatehouse.sync import runs, scheduler
 from gatehouse.sync.engine import LeaseLost, RunFailed, Runner, RunRefused, RunSpec, Settings
 from gatehouse.sync.models import SyncRun
@@ -51,10 +52,11 @@ class Worker:
         *,
         poll_seconds: float = 2.0,
         owner: str | None = None,
+        idle_max_seconds: float = 0.0,
     ) -> None:
         self.db, self.jobs = db, jobs
         self.settings = settings or Settings()
-        self.poll_seconds = poll_seconds
+        self.poll_seconds, self.idle_max_seconds = poll_seconds, idle_max_seconds
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
 
     async def run_once(self) -> str | None:
@@ -119,6 +121,7 @@ class Worker:
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         """Work until `stop` is set; when idle, sleep until the poll period ends or `wake`."""
         log.info("worker_started", owner=self.owner)
+        pacer = Pacer(self.poll_seconds, self.idle_max_seconds)
         while not stop.is_set():
             try:
                 busy = await self.run_once()
@@ -126,14 +129,19 @@ class Worker:
                 log.exception("worker_loop_error")
                 busy = None
             if busy is None:
-                await self._idle(stop, wake)
+                if await self._idle(stop, wake, pacer.after(False)):
+                    pacer.reset()
+            else:
+                pacer.reset()
         log.info("worker_stopped", owner=self.owner)
 
-    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> bool:
+        """Sleep up to `seconds`, or until stopped or woken; whether this process woke it."""
         events = [stop] if wake is None else [stop, wake]
         waits = [asyncio.create_task(e.wait()) for e in events]
         try:
-            await asyncio.wait(waits, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waits, timeout=seconds, return_when="FIRST_COMPLETED")
+            return wake is not None and wake.is_set()
         finally:
             for task in waits:
                 task.cancel()

@@ -10,7 +10,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -83,6 +83,21 @@ async def due(db: Database, now: datetime) -> bool:
     async with db.transaction(write=False) as session:
         stmt = select(DELIVERIES.c.id).where(_claimable(now)).limit(1)
         return (await session.execute(stmt, execution_options=ANY_TENANT)).first() is not None
+
+
+async def soonest(db: Database, now: datetime) -> datetime | None:
+    """When, after `now`, the earliest waiting delivery falls due or its sender's lease runs
+    out (a read; deliveries already due but held back, ordered ones, do not count)."""
+    d = DELIVERIES.c
+    pending = select(func.min(d.due_at)).where(d.status == "pending", d.due_at > now)
+    leased = select(func.min(d.lease_expires_at)).where(
+        d.status == "sending", d.lease_expires_at > now
+    )
+    async with db.transaction(write=False) as session:
+        both = select(pending.scalar_subquery(), leased.scalar_subquery())
+        row = (await session.execute(both, execution_options=ANY_TENANT)).one()
+    times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in row if t is not None]
+    return min(times, default=None)
 
 
 async def claim(

@@ -29,6 +29,7 @@ from gatehouse.config import Settings
 from gatehouse.db.engine import Database
 from gatehouse.events.service import emit
 from gatehouse.kit.ids import new_id
+from gatehouse.kit.pacing import Pacer
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.webhooks import queue, service
 from gatehouse.webhooks.dispatch import Dispatcher, envelope
@@ -81,6 +82,7 @@ class WebhookWorker:
         self.purged_at: datetime | None = None
         self.dispatched_at = 0.0  # monotonic time of the last dispatch
         self.attempted = 0  # attempts made by the last round
+        self.soonest: datetime | None = None  # when the earliest waiting delivery falls due
         self.disabled: set[str] = set()  # endpoints this round turned off
 
     def written(self, tenant: str) -> None:
@@ -104,7 +106,9 @@ class WebhookWorker:
         await self.purge_if_due()
         self.attempted = 0
         if not await queue.due(self.db, self.clock()):
+            self.soonest = await queue.soonest(self.db, self.clock())
             return 0
+        self.soonest = None
         return await self.drain()
 
     async def drain(self) -> int:
@@ -361,13 +365,14 @@ class WebhookWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until stopped; woken early by this process's writes, and at once again
         after a round that sent something (ordered endpoints' next messages are due)."""
+        pacer = Pacer(self.settings.webhooks_poll_seconds, self.settings.idle_poll_max_seconds)
+        idle = pacer.period
         try:
             while not stop.is_set():
                 if not self.attempted:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self.wake.wait(), self.settings.webhooks_poll_seconds
-                        )
+                        await asyncio.wait_for(self.wake.wait(), self._until_due(idle))
+                woken = self.wake.is_set()
                 self.wake.clear()
                 if stop.is_set():
                     break
@@ -376,8 +381,15 @@ class WebhookWorker:
                 except Exception:
                     self.attempted = 0
                     log.exception("webhook delivery failed")
+                idle = pacer.after(woken or self.attempted > 0)
         finally:
             await self.close()
+
+    def _until_due(self, idle: float) -> float:
+        """The idle wait, cut short when a waiting delivery falls due sooner."""
+        if self.soonest is None:
+            return idle
+        return min(idle, max(0.0, (self.soonest - self.clock()).total_seconds()))
 
     async def _round(self, stop: asyncio.Event) -> None:
         """One tick; when the process is asked to stop meanwhile, the tick stops dispatching

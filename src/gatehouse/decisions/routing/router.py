@@ -23,6 +23,7 @@ from gatehouse.decisions.routing.schemas import DEFAULT_DECISION, data_path
 from gatehouse.decisions.routing.service import find
 from gatehouse.decisions.routing.tenant import TenantRouting, routing_of
 from gatehouse.decisions.types import Decision, DecisionEngine, EvaluationError
+from gatehouse.kit.pacing import Pacer
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.tenants.models import Tenant
 
@@ -58,8 +59,10 @@ class DecisionRouter:
         allow: list[IPNetwork],
         local: DecisionEngine | None = None,
         poll_seconds: float = 2.0,
+        idle_max_seconds: float = 0.0,
     ) -> None:
         self.db = db
+        self.idle_max_seconds = idle_max_seconds
         self.keys = keys
         self.allow = allow
         self.local: DecisionEngine = local or NoLocalEngine()
@@ -140,8 +143,9 @@ class DecisionRouter:
                 routing = await routing_of(session, row, self.keys()) if row else None
             await self._install(tenant_id, routing)
 
-    async def refresh(self) -> None:
-        """Catch up with configurations changed by other processes (version numbers)."""
+    async def refresh(self) -> bool:
+        """Catch up with configurations changed by other processes (version numbers); whether
+        any had changed."""
         stmt = (
             select(DecisionConfig.tenant_id, DecisionConfig.version)
             .join(Tenant, Tenant.id == DecisionConfig.tenant_id)
@@ -150,12 +154,16 @@ class DecisionRouter:
         )
         async with self.db.transaction(write=False) as session:
             stored = {t: v for t, v in (await session.execute(stmt)).all()}
+        changed = False
         for tenant_id in set(self.routes) - set(stored):
+            changed = True
             await self.reload(tenant_id)
         for tenant_id, version in stored.items():
             route = self.routes.get(tenant_id)
             if route is None or route.routing.version != version:
+                changed = True
                 await self.reload(tenant_id)
+        return changed
 
     async def _install(self, tenant_id: str, routing: TenantRouting | None) -> None:
         old = self.routes.pop(tenant_id, None)
@@ -180,14 +188,17 @@ class DecisionRouter:
             task.add_done_callback(self.closing.discard)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Load every configuration, then follow changes until `stop` is set."""
+        """Load every configuration, then follow changes until `stop` is set (backing off while
+        none change: this process's own changes are applied as they are made)."""
+        pacer = Pacer(self.poll_seconds, self.idle_max_seconds)
         while not stop.is_set():
             try:
-                await self.refresh()
+                wait = pacer.after(await self.refresh())
             except Exception:
+                wait = pacer.after(False)
                 log.exception("could not refresh decision routing")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                await asyncio.wait_for(stop.wait(), wait)
 
     async def close(self) -> None:
         """Stop every health check and close every client."""

@@ -47,7 +47,10 @@ async def routing_of(session: AsyncSession, row: DecisionConfig, ring: KeyRing) 
                     ca_bundle=e.ca_bundle,
                     client_cert=e.client_cert,
                     client_key=opened.get("client_key"),
-                    bearer_token=opened.get("bearer_token"),
+                    # A token stored before tokens needed https (or the flag) is not sent in clear.
+                    bearer_token=opened.get("bearer_token")
+                    if e.url.startswith("https://") or e.allow_insecure_token
+                    else None,
                 )
             )
         hc, cb = body.health_check, body.circuit_breaker
