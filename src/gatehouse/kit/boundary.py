@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatehouse.kit.jsonbounds import Refusal, json_refusal, text_refusal
+from gatehouse.kit.openapi import PROBES
 from gatehouse.kit.problem_http import problem_response
 from gatehouse.kit.problems import Problem
 
@@ -44,7 +45,7 @@ class InputBoundary:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check one request; pass it on (with its body replayed) when nothing is refused."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
         found = text_refusal(scope["path"], scope.get("query_string", b""))
