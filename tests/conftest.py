@@ -132,8 +132,11 @@ async def truncate_all(url: str) -> None:
 BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
-def worker_process(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
-    """`gatehouse worker` on the test's home and database, with `env` (GATEHOUSE_* values) added."""
+def worker_process(
+    settings: Settings, *, stderr: Any = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """`gatehouse worker` on the test's home and database, with `env` (GATEHOUSE_* values) added
+    (and its stderr sent to `stderr`, a file, when given)."""
     values = {
         **os.environ,
         "GATEHOUSE_HOME": str(settings.home),
@@ -142,7 +145,9 @@ def worker_process(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
         **env,
     }
     cli = Path(sys.executable).with_name("gatehouse")
-    return subprocess.Popen([str(cli), "worker"], env=values, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [str(cli), "worker"], env=values, stdout=subprocess.DEVNULL, stderr=stderr
+    )
 
 
 @pytest.fixture

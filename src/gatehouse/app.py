@@ -34,6 +34,7 @@ from gatehouse.identity import api as identity_api
 from gatehouse.imports import api as imports_api
 from gatehouse.imports.form import IMPORT_PATH, body_limit
 from gatehouse.kit.apidocs import install_docs
+from gatehouse.kit.boundary import InputBoundary
 from gatehouse.kit.openapi import install_openapi
 from gatehouse.kit.problem_http import install_problem_handlers
 from gatehouse.kit.redisconn import redis_client
@@ -174,6 +175,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     install_problem_handlers(app, dialects=dialects)
     shapes = {SCIM_PREFIX: scim_openapi.SHAPE}
     shapes.update({prefix: opa.SHAPE for prefix in decisions_api.PREFIXES})
+    shapes.update({prefix: authzen_errors.SHAPE for prefix in authzen_api.PREFIXES})
     install_openapi(app, shapes)
     install_docs(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
@@ -205,6 +207,8 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         app.include_router(router)
     dispatch(app, built)
     upload_limit, upload_hint = body_limit(settings.import_max_bytes)
+    # Inside RequestMiddleware, so the body limits apply while the boundary reads a body.
+    app.add_middleware(InputBoundary)
     app.add_middleware(
         RequestMiddleware,
         metrics=svc.metrics,

@@ -68,9 +68,10 @@ async def test_errors_are_problems(zen: Zen) -> None:
     assert (await zen.post("/v1/authorize", request("alice"), reader)).status_code == 403
 
 
-async def test_input_json_cannot_carry_is_400(zen: Zen) -> None:
-    """An integer over 64 bits parses in Python but is not JSON the engine takes: 400, also
-    once the engine is loaded and the decision cache would hash the input."""
+async def test_input_json_cannot_carry_is_refused(zen: Zen) -> None:
+    """An integer over 64 bits parses in Python but is not JSON the engine takes: refused at the
+    request boundary (422, naming the value), also once the engine is loaded and the decision
+    cache would hash the input."""
     body = {**request("alice"), "context": {"n": 2**70}}
     for _ in range(2):
         resp = await zen.h.client.post(
@@ -78,7 +79,8 @@ async def test_input_json_cannot_carry_is_400(zen: Zen) -> None:
             content=json.dumps(body).encode(),
             headers={**zen.h.auth(zen.api.evaluator), "Content-Type": "application/json"},
         )
-        assert resp.status_code == 400, resp.text
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "/context/n"
     ok = await zen.post("/v1/authorize", request("alice"))
     assert ok.status_code == 200, ok.text
     huge = {**request("alice"), "context": {"n": 2**70}}
@@ -87,7 +89,7 @@ async def test_input_json_cannot_carry_is_400(zen: Zen) -> None:
         content=json.dumps(huge).encode(),
         headers={**zen.h.auth(zen.api.evaluator), "Content-Type": "application/json"},
     )
-    assert resp.status_code == 400, resp.text
+    assert resp.status_code == 422, resp.text
 
 
 @BOTH

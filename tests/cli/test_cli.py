@@ -120,6 +120,17 @@ def test_config_show_masks_secrets(env: dict[str, str]) -> None:
     text = gh(shown, "config", "show")
     assert key not in text
     assert "hunter2" not in text
+    in_query = {
+        **env,
+        "GATEHOUSE_DATABASE_URL": "postgresql://db.internal/gh?user=app&password=hunter2",
+        "GATEHOUSE_REDIS_URL": "rediss://:s3cret@cache.internal:6380/0?socket_timeout=1",
+    }
+    values = json.loads(gh(in_query, "config", "show", "--json"))
+    assert values["database_url"] == "postgresql+asyncpg://db.internal/gh?user=app&password=***"
+    assert values["redis_url"] == "rediss://:***@cache.internal:6380/0?socket_timeout=1"
+    text = gh(in_query, "config", "show")
+    assert "hunter2" not in text
+    assert "s3cret" not in text
 
 
 def test_decision_log_purge(env: dict[str, str]) -> None:

@@ -12,12 +12,15 @@ from tests.decisions.conftest import Api, opa_error
 from tests.fleet.conftest import audit_of
 
 
-async def send(api: Api, method: str, path: str, body: Any, **headers: str) -> httpx.Response:
-    """A write to /v1/data/{path} as the policy writer."""
+async def send(
+    api: Api, method: str, path: str, body: Any, raw: str | None = None, **headers: str
+) -> httpx.Response:
+    """A write to /v1/data/{path} as the policy writer (`raw`: the body's text as given)."""
+    content = raw.encode() if raw is not None else orjson.dumps(body) if body is not None else None
     return await api.h.client.request(
         method,
         f"/v1/data/{path}",
-        content=orjson.dumps(body) if body is not None else None,
+        content=content,
         headers={**api.h.auth(api.writer), "Content-Type": "application/json", **headers},
     )
 
@@ -71,3 +74,31 @@ async def test_writes_need_policies_write(api: Api) -> None:
         headers={**api.h.auth(api.evaluator), "Content-Type": "application/json"},
     )
     assert opa_error(resp, 403)["code"] == "unauthorized"
+
+
+async def test_a_write_needs_a_body(api: Api) -> None:
+    """A PUT or PATCH with no body is OPA's 400 (its decoder meets EOF), and nothing is stored;
+    a `null` body is the value null, as OPA stores it."""
+    for method in ("PUT", "PATCH"):
+        for empty in (b"", b" \n"):
+            resp = await api.h.client.request(
+                method,
+                "/v1/data/config/x",
+                content=empty,
+                headers={**api.h.auth(api.writer), "Content-Type": "application/json"},
+            )
+            body = opa_error(resp, 400)
+            assert body["code"] == "invalid_parameter"
+            assert "EOF" in body["message"]
+    assert "result" not in await api.ask("config/x", {})
+    assert (await send(api, "PUT", "config/x", None, raw="null")).status_code == 204
+
+
+async def test_a_null_evaluation_body_means_no_input(api: Api) -> None:
+    """`POST /v1/data` with `null` is read as OPA reads it (no input), not refused; any other
+    body that is not an object is OPA's 400."""
+    auth = {**api.h.auth(api.evaluator), "Content-Type": "application/json"}
+    ok = await api.h.client.post("/v1/data/config", content=b"null", headers=auth)
+    assert ok.status_code == 200, ok.text
+    bad = await api.h.client.post("/v1/data/config", content=b"[1]", headers=auth)
+    assert opa_error(bad, 400)["code"] == "invalid_parameter"

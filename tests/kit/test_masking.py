@@ -1,6 +1,8 @@
 """Masking of secrets in structured values and free text."""
 
-from gatehouse.kit.masking import mask, mask_text
+import pytest
+
+from gatehouse.kit.masking import mask, mask_text, mask_url
 
 
 def test_secret_keys_and_token_text_are_masked() -> None:
@@ -26,3 +28,26 @@ def test_counts_and_ids_named_after_tokens_stay_visible() -> None:
         "token_id": "t1",
         "access_token": "***",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:pw@db/gh", "postgresql://app:***@db/gh"),
+        (
+            "postgresql://db/gh?password=pw&sslmode=require",
+            "postgresql://db/gh?password=***&sslmode=require",
+        ),
+        (
+            "postgresql://u@db/gh?sslpassword=pw&PassFile=/x",
+            "postgresql://u@db/gh?sslpassword=***&PassFile=***",
+        ),
+        ("redis://:pw@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://cache/0?auth_token=t#frag", "redis://cache/0?auth_token=***#frag"),
+        ("sqlite+aiosqlite:////var/gh.db", "sqlite+aiosqlite:////var/gh.db"),
+        ("mysql://db/x?charset=utf8mb4&password=", "mysql://db/x?charset=utf8mb4&password="),
+    ],
+)
+def test_urls_are_masked(url: str, shown: str) -> None:
+    """Userinfo passwords and secret-named query parameters; everything else as given."""
+    assert mask_url(url) == shown

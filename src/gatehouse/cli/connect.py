@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from gatehouse.cli.common import cli_actor, console, database, fail, run, settings, table
+from gatehouse.config import Settings
 from gatehouse.connections import operations, service
 from gatehouse.connections.mapping import Mapping as StreamsMapping
 from gatehouse.connections.mapping import stream_doc
@@ -33,9 +34,10 @@ Ref = Annotated[str, typer.Argument(metavar="CONNECTION", help="Connection id or
 
 
 @asynccontextmanager
-async def connections() -> AsyncIterator[operations.Connections]:
-    """The database and the opened key ring, as connection operations need them."""
-    cfg = settings()
+async def connections(loaded: Settings | None = None) -> AsyncIterator[operations.Connections]:
+    """The database and the opened key ring, as connection operations need them (for `loaded`
+    settings, or the environment's: loading them sets up a command's logging)."""
+    cfg = loaded or settings()
     async with database(cfg) as db:
         async with db.transaction() as session:
             ring = await load_keyring(session, cfg)

@@ -17,6 +17,7 @@ from gatehouse.cli.common import cli_actor, console, database, run, settings
 from gatehouse.config import SECRET_FIELDS
 from gatehouse.db import migrate
 from gatehouse.kit.crypto import b64e, new_key
+from gatehouse.kit.masking import MASK, mask_url
 from gatehouse.secrets import service as secrets
 from gatehouse.secrets.keyring import load_keyring
 from gatehouse.tenants.models import PLATFORM
@@ -72,7 +73,7 @@ def config_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     values["database_url"] = cfg.effective_database_url
     for name in SECRET_FIELDS:
         if values.get(name):
-            values[name] = _mask_url(str(values[name])) if "url" in name else "***"
+            values[name] = mask_url(str(values[name])) if "url" in name else MASK
     if as_json:
         typer.echo(json.dumps(values, indent=2))
         return
@@ -80,15 +81,6 @@ def config_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     for name, value in values.items():
         table.add_row(f"GATEHOUSE_{name.upper()}", str(value))
     console.print(table)
-
-
-def _mask_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
 
 
 @audit_app.command("verify")

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from typing import Annotated
 
+import structlog
 import typer
 
 from gatehouse.cli.common import console, counts_table, fail, run, settings
@@ -15,6 +16,7 @@ from gatehouse.connections.operations import Connections
 from gatehouse.connections.service import ensure_runnable, get_connection
 from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.tenancy import TENANT
+from gatehouse.observability.logging import configure
 from gatehouse.sync import runs
 from gatehouse.sync.engine import Runner
 from gatehouse.sync.jobs import job_factory
@@ -24,6 +26,7 @@ from gatehouse.sync.tasks import run_settings
 from gatehouse.sync.worker import Worker
 from gatehouse.webhooks.worker import WebhookWorker
 
+log = structlog.get_logger("gatehouse.worker")
 sync_app = typer.Typer(help="Run syncs in the foreground.", no_args_is_help=True)
 
 
@@ -31,9 +34,12 @@ def worker() -> None:
     """Run the background worker until stopped: fire due sync schedules and execute queued
     runs, and (unless GATEHOUSE_WEBHOOKS_WORKER=false) deliver webhooks."""
     cfg = settings()
+    # A service, not a one-off command: it logs as `serve` does (GATEHOUSE_LOG_LEVEL, JSON lines
+    # unless GATEHOUSE_LOG_JSON=false), and an error that stops it is one masked log line.
+    configure(cfg.log_level, cfg.log_json)
 
     async def main() -> None:
-        async with connections() as ops:
+        async with connections(cfg) as ops:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             work = Worker(
@@ -52,9 +58,8 @@ def worker() -> None:
 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stopping)
-            console.print(f"worker {work.owner} started; Ctrl-C stops it after the current batch")
-            if hooks is not None:
-                console.print("delivering webhooks from this process too")
+            # A log line like every other, so a JSON log stream holds nothing else.
+            log.info("worker_started", owner=work.owner, webhooks=hooks is not None)
             try:
                 await asyncio.gather(
                     work.run_forever(stop), *([hooks.run(stop)] if hooks is not None else [])
@@ -63,7 +68,13 @@ def worker() -> None:
                 if hooks is not None:
                     await hooks.close()
 
-    run(main())
+    try:
+        run(main())
+    except typer.Exit:
+        raise
+    except Exception:
+        log.exception("worker_failed")
+        raise typer.Exit(1) from None
 
 
 @sync_app.command("run")

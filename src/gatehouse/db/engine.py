@@ -38,6 +38,9 @@ def _loads(value: str | bytes | int | float) -> Any:
 
 
 JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
+# A failed statement's error names the statement, never its bound values: they hold token
+# hashes, personal data and sealed secrets, and errors are logged.
+ENGINE_OPTIONS: dict[str, Any] = {**JSON_CODEC, "hide_parameters": True}
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:
@@ -52,7 +55,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         pool_size=8,
         max_overflow=8,
         pool_reset_on_return=None,
-        **JSON_CODEC,
+        **ENGINE_OPTIONS,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -98,7 +101,7 @@ def make_engine(url: str) -> AsyncEngine:
         max_overflow=10,
         pool_pre_ping=True,
         connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
-        **JSON_CODEC,
+        **ENGINE_OPTIONS,
     )
 
 

@@ -58,8 +58,9 @@ ROOT_BODY: dict[str, Any] = {
 }
 INPUT_BODY: dict[str, Any] = {
     "requestBody": {
-        "description": 'OPA\'s `{"input": ...}`; the input is optional.',
-        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": 'OPA\'s `{"input": ...}`; the input is optional, and an empty body or '
+        "`null` means none (as OPA reads it).",
+        "content": {"application/json": {"schema": {"type": ["object", "null"]}}},
     }
 }
 JSON_BODY: dict[str, Any] = {
@@ -291,7 +292,7 @@ def build_router(svc: Services) -> FastRouter:
         """Create or replace tenant-local data at the path (never under the store's document
         root). `If-None-Match: *` leaves an existing value alone (304)."""
         parts = opa.segments(path)
-        value = inputs.parse(await request.body(), "JSON value")
+        value = inputs.required(await request.body(), "JSON value")
         at = "/" + "/".join(parts)
         async with svc.write(request, who, "decision_data.put", "decision_data", at) as (s, a):
             done = await localdata.put(s, a, parts, value, if_none_match == "*")
@@ -307,7 +308,7 @@ def build_router(svc: Services) -> FastRouter:
     async def data_patch(request: Request, who: PolicyWriter, path: str) -> Response:
         """Apply a JSON Patch (`add`, `remove`, `replace`; paths relative to this one)."""
         parts = opa.segments(path)
-        ops = inputs.parse(await request.body(), "JSON Patch")
+        ops = inputs.required(await request.body(), "JSON Patch")
         at = "/" + "/".join(parts)
         async with svc.write(request, who, "decision_data.patch", "decision_data", at) as (s, a):
             await localdata.patch(s, a, parts, ops)

@@ -21,6 +21,14 @@ def parse(raw: bytes, what: str = "input document") -> Any:
         ) from None
 
 
+def required(raw: bytes, what: str) -> Any:
+    """The JSON of a body that must be there (a PUT's value, a PATCH's operations): OPA's 400
+    for an empty body, as OPA answers (its decoder meets EOF). A `null` body is the value null."""
+    if not raw.strip():
+        raise opa.error(400, "invalid_parameter", f"body contains no {what}: EOF")
+    return parse(raw, what)
+
+
 def check_size(value: Any, max_depth: int, max_nodes: int) -> None:
     """OPA's 400 when `value` nests deeper than `max_depth` or holds over `max_nodes` values
     (the value itself is one, at depth 1). Only containers are walked: scalars are counted by

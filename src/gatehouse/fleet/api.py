@@ -20,7 +20,7 @@ from gatehouse.fleet.schemas import (
     OpaStatusReport,
     StatusAccepted,
 )
-from gatehouse.fleet.service import Redactors, refuse_nul, store_upload, upload_rows
+from gatehouse.fleet.service import Redactors, store_upload, upload_rows
 from gatehouse.fleet.view import instance_view
 from gatehouse.kit.http import ISO, Cursor, Limit, problems
 from gatehouse.kit.pagination import Page, decode_cursor, encode_cursor, paginate
@@ -87,7 +87,6 @@ def build_router(svc: Services) -> APIRouter:
     async def report(
         request: Request, who: Principal, body: OpaStatusReport, partition: str
     ) -> StatusAccepted:
-        refuse_nul(await request.body())
         instance_id = body.labels["id"]
         now = datetime.now(UTC)
         action = "opa.status"

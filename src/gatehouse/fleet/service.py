@@ -22,12 +22,12 @@ from gatehouse.fleet.classification import attribute_levels
 from gatehouse.fleet.events import parse_events
 from gatehouse.fleet.redaction import Redactor
 from gatehouse.fleet.wire import decode, parse_json
-from gatehouse.kit.problems import Problem
+from gatehouse.kit.boundary import refused
+from gatehouse.kit.jsonbounds import json_refusal
 from gatehouse.kit.ttl import Expiring
 
 REDACTOR_TTL = 30.0  # seconds a tenant's classification is reused before it is read again
 THREAD_ABOVE = 16 * 1024  # bodies larger than this are decompressed and parsed off the loop
-NUL_ESCAPE = b"\\u0000"
 LOG_HINT = (
     "Lower OPA's decision_logs.reporting.upload_size_limit_bytes, or raise "
     "GATEHOUSE_DECISION_LOG_MAX_DECOMPRESSED_BYTES."
@@ -55,17 +55,19 @@ class Redactors:
         return Redactor.from_levels(levels, self.mask_from)
 
 
-def refuse_nul(body: bytes) -> None:
-    """Refuse `\\u0000` in a JSON body: PostgreSQL text and JSONB cannot hold it."""
-    if NUL_ESCAPE in body:
-        raise Problem(422, "The body contains a NUL character (\\u0000), which cannot be stored.")
+def refuse_unstorable(body: bytes) -> None:
+    """Refuse a decompressed upload holding a NUL character or an integer beyond 64 bits (the
+    request boundary, kit/boundary.py, sees only uncompressed bodies)."""
+    found = json_refusal(body)
+    if found is not None:
+        raise refused(found)
 
 
 def read_upload(raw: bytes, encoding: str, settings: Settings) -> Any:
     """The JSON document of a decision-log upload (decompressed within the limit)."""
     limit = settings.decision_log_max_decompressed_bytes
     body = decode(raw, encoding, limit, LOG_HINT)
-    refuse_nul(body)
+    refuse_unstorable(body)
     return parse_json(body)
 
 

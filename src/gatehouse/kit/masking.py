@@ -40,3 +40,30 @@ def mask(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
     return value
+
+
+# Query parameters of database and Redis URLs that carry secrets: `password`, `sslpassword`,
+# `passfile`, `auth_token`, `sslkey`, `secret`, ... (their values are masked, the rest shown).
+SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|cred", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """A URL with its userinfo password and secret-named query parameters masked."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest, hash_sign, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        creds, _, host = authority.rpartition("@")
+        user, colon, _ = creds.partition(":")
+        authority = f"{user}:{MASK}@{host}" if colon else f"{user}@{host}"
+    if query:
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, value = pair.partition("=")
+            secret = equals and value and SECRET_PARAMETER.search(name)
+            pairs.append(f"{name}={MASK}" if secret else pair)
+        query = "&".join(pairs)
+    return f"{scheme}{sep}{authority}{slash}{path}{question}{query}{hash_sign}{fragment}"

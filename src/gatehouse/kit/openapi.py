@@ -12,9 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from gatehouse.kit.http import PROBLEM_SCHEMA
 
 PUBLIC = frozenset({"/health", "/ready", "/.well-known/authzen-configuration"})
+PROBES = frozenset({"/health", "/ready"})  # take nothing and store nothing: never refused
 SCHEME = "HTTPBearer"
 UNAUTHORIZED = "No valid token."
 MALFORMED = "The body is not valid JSON, or not of the documented media type."
+UNSTORABLE = (
+    "The request did not validate, or holds a value that cannot be stored: a NUL character in "
+    "the path, a query parameter or the body, or a JSON integer beyond 64 bits."
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ def conform(schema: dict[str, Any], dialects: Mapping[str, ErrorShape]) -> None:
                 responses.setdefault("401", {"description": UNAUTHORIZED})
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": MALFORMED})
+            # The request boundary (kit/boundary.py) may refuse any request's path, query or body.
+            if path not in PROBES:
+                responses.setdefault(str(shape.invalid_status), {"description": UNSTORABLE})
             if shape.invalid_status == 400 and "422" in responses:
                 refused = responses.pop("422")["description"]
                 responses.setdefault("400", {"description": refused})

@@ -81,6 +81,8 @@ def configure(level: str = "INFO", json: bool = True, stream: TextIO | None = No
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its bound values at DEBUG: never let them through.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def access_line(fields: dict[str, Any]) -> None:

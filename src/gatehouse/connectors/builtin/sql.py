@@ -344,6 +344,7 @@ class SqlConnector:
             poolclass=AsyncAdaptedQueuePool,
             pool_size=int(config.get("pool_size", 2)),
             max_overflow=0,
+            hide_parameters=True,  # a failed read's error (logged, kept in the run) omits values
         )
         try:
             async with engine.connect() as conn:

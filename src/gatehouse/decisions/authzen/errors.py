@@ -13,6 +13,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from gatehouse.kit.openapi import ErrorShape
 from gatehouse.kit.problems import Problem
 
 CODES = {
@@ -37,6 +38,7 @@ SCHEMA: dict[str, Any] = {
         }
     }
 }
+SHAPE = ErrorShape(SCHEMA["content"], invalid_status=400)  # 422s leave these routes as 400s
 TEXTS = {
     400: "Malformed request (not JSON, a missing or mistyped field, too deep or too large).",
     401: "No valid token.",
