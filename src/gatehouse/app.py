@@ -174,6 +174,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
     install_problem_handlers(app, dialects=dialects)
     shapes = {SCIM_PREFIX: scim_openapi.SHAPE}
     shapes.update({prefix: opa.SHAPE for prefix in decisions_api.PREFIXES})
+    shapes.update({prefix: authzen_errors.SHAPE for prefix in authzen_api.PREFIXES})
     install_openapi(app, shapes)
     install_docs(app)
     # Within a first-segment shard (kit/shards.py) FastAPI matches routers in order and each
