@@ -86,6 +86,7 @@ class Subjects:
         self.db, self.distribution = db, distribution
         self.settings: Expiring[str, bool] = Expiring(4096, SETTING_TTL)
         self.entrypoints: Expiring[str, str] = Expiring(4096, SETTING_TTL)
+        self.locals: Expiring[str, dict[str, Any]] = Expiring(4096, SETTING_TTL)
         # (tenant, ref) → document key or None: unknown subjects must not cost a query each.
         self.keys: Expiring[tuple[str, str], str | None] = Expiring(100_000, SETTING_TTL)
 
@@ -171,14 +172,26 @@ class Subjects:
         found = await self._row(tenant)
         return (found.entrypoint if found else None) or DEFAULT_ENTRYPOINT
 
+    async def local(self, tenant: str) -> dict[str, Any]:
+        """The tenant-local data document (which paths hold data, for `dataread`)."""
+        doc = self.locals.get(tenant)
+        if doc is not None:
+            return doc
+        return await self.locals.fetch(tenant, lambda: self._local(tenant))
+
+    async def _local(self, tenant: str) -> dict[str, Any]:
+        found = await self._row(tenant)
+        return dict(found.document or {}) if found else {}
+
     async def _row(self, tenant: str) -> LocalData | None:
         async with self.db.transaction(write=False) as session:
             return await row(session, tenant)
 
     def forget(self, tenant: str) -> None:
-        """Drop the tenant's cached settings (after a change in this process)."""
+        """Drop the tenant's cached settings and local data (after a change in this process)."""
         self.settings.pop(tenant, None)
         self.entrypoints.pop(tenant, None)
+        self.locals.pop(tenant, None)
 
     async def apply(self, tenant: str, input: Any) -> Any:
         """`input` with `subject` as `merged` makes it (a string subject becomes an object).
