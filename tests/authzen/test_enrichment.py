@@ -47,7 +47,9 @@ async def test_unknown_subjects_cannot_claim_roles_or_groups(zen: Zen) -> None:
         assert (await zen.one(ask(mallory)))["decision"] is False, rule
         (item,) = await zen.many({**ask(mallory), "evaluations": [{}]})
         assert item["decision"] is False, rule
-        resp = await zen.post("/v1/authorize", {"subject": mallory, "action": "read", "resource": "x"})
+        resp = await zen.post(
+            "/v1/authorize", {"subject": mallory, "action": "read", "resource": "x"}
+        )
         assert resp.status_code == 200 and resp.json()["allow"] is False, (rule, resp.text)
     for path in ("probe/admin", "probe/engineer"):
         assert "result" not in await zen.api.ask(path, {"subject": mallory})

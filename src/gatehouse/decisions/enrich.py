@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.sql import Select
 
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import TENANT
@@ -130,7 +129,7 @@ class Subjects:
             (IdentityLink.tenant_id == Identity.tenant_id)
             & (IdentityLink.identity_id == Identity.id),
         ).where(IdentityLink.external_id == ref)
-        kinds: tuple[Select[Any], ...] = (
+        kinds = (
             columns.where(Identity.id == ref),
             columns.where(Identity.user_name_key == ref.strip().lower()),
             columns.where(Identity.external_id == ref),
