@@ -59,7 +59,7 @@ async def test_semantics(zen: Zen) -> None:
     permit = await zen.many(batch(zen, "permit_on_first_permit"))
     assert [e["decision"] for e in permit] == [False, True]
     resp = await zen.post("/access/v1/evaluations", batch(zen, "first_come"))
-    assert resp.status_code == 400 and resp.json()["error"] == "bad_request"
+    assert resp.status_code == 400 and "evaluations_semantic" in resp.text
 
 
 async def test_without_evaluations_is_one(zen: Zen) -> None:
@@ -76,9 +76,9 @@ async def test_limits_and_malformed_items(zen: Zen) -> None:
     most = zen.h.svc.settings.authzen_max_evaluations
     big = {**ask(zen.user("alice")), "evaluations": [{}] * (most + 1)}
     resp = await zen.post("/access/v1/evaluations", big)
-    assert resp.status_code == 400 and "at most" in resp.json()["message"]
+    assert resp.status_code == 400 and "at most" in resp.text
     resp = await zen.post("/access/v1/evaluations", {"evaluations": [ask(zen.user("bob")), {}]})
     assert resp.status_code == 400
-    assert resp.json()["message"].startswith("evaluations[1].subject")
+    assert resp.text.startswith("evaluations[1].subject")
     for body in ({"evaluations": {}}, {"evaluations": [1]}, {"options": []}):
         assert (await zen.post("/access/v1/evaluations", body)).status_code == 400

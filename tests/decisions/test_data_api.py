@@ -46,7 +46,7 @@ async def test_get_package_document_and_pretty_metrics(api: Api) -> None:
     assert body["result"]["allow"] is False
     assert body["metrics"]["timer_server_handler_ns"] > 0
     assert "timer_rego_query_eval_ns" in body["metrics"]
-    data = await api.post("gatehouse/users", {})
+    data = await api.post("gatehouse/users", {}, await api.h.token(api.org.tenant, "data:read"))
     assert set(data.json()["result"]) == set(api.org.users.values())
 
 
@@ -62,7 +62,7 @@ async def test_tenant_isolation_and_scopes(api: Api) -> None:
     """Another tenant sees none of acme's policies or data; wrong scopes are refused."""
     h = api.h
     await h.tenant("globex")
-    other = await h.token("globex", "decisions:evaluate", "policies:read")
+    other = await h.token("globex", "decisions:evaluate", "policies:read", "data:read")
     alice = api.org.users["alice"]
     body = await api.ask("authz/allow", {"action": "read", "subject": alice}, token=other)
     assert "result" not in body

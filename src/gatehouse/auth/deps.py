@@ -26,8 +26,13 @@ def presented_token(request: Request) -> str:
     return token.strip()
 
 
-def authenticator(svc: Services, scope: str | None) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits only tokens granting `scope` (any valid token when None)."""
+def authenticator(
+    svc: Services, scope: str | None, *alternatives: str
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only tokens granting `scope` or one of `alternatives` (any
+    valid token when `scope` is None)."""
+    accepted = (scope, *alternatives) if scope is not None else ()
+    lacks = f"This token lacks the scope {scope!r}" + "".join(f" (or {a!r})" for a in alternatives)
 
     async def authenticate(request: Request) -> Principal:
         presented = presented_token(request)
@@ -42,10 +47,10 @@ def authenticator(svc: Services, scope: str | None) -> Callable[..., Awaitable[P
         principal = await svc.principals.fetch(digest, from_store)
         request.state.principal = principal
         structlog.contextvars.bind_contextvars(tenant=principal.tenant_id)
-        if scope is not None and not grants(principal.scopes, scope):
+        if scope is not None and not any(grants(principal.scopes, s) for s in accepted):
             if request.method not in SAFE_METHODS:
                 await svc.audit_denied(request, principal, scope)
-            raise Problem(403, f"This token lacks the scope {scope!r}.", required_scope=scope)
+            raise Problem(403, lacks + ".", required_scope=scope)
         # Added to the response by the request middleware, whatever the handler returns.
         request.state.response_headers = await charge(svc, principal)
         return principal

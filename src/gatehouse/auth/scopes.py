@@ -33,6 +33,7 @@ CATALOG: tuple[Scope, ...] = (
     Scope("opal:write", "Configure OPAL publishing and publish to the OPAL server."),
     Scope("decisions:evaluate", "Ask for authorization decisions."),
     Scope("decisions:read", "Search and export the decision log."),
+    Scope("data:read", "Read data documents through OPA's Data API (not only decisions)."),
     Scope("fleet:report", "Send OPA status reports and decision logs (an OPA's token)."),
     Scope("fleet:read", "See the OPA fleet's status: revisions, lag, errors."),
     Scope("policies:read", "Read policies."),

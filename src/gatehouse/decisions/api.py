@@ -13,7 +13,15 @@ from fastapi.responses import Response
 
 from gatehouse.auth.deps import authenticator
 from gatehouse.auth.principal import Principal
-from gatehouse.decisions import default, explanations, inputs, localdata, opa, policies
+from gatehouse.decisions import (
+    dataread,
+    default,
+    explanations,
+    inputs,
+    localdata,
+    opa,
+    policies,
+)
 from gatehouse.decisions.schemas import DecisionSettings
 from gatehouse.decisions.service import Answer, decide
 from gatehouse.kit.fastpath import FastRouter
@@ -111,7 +119,8 @@ def plain_flags(query: bytes) -> dict[bytes, bool] | None:
 def build_router(svc: Services) -> FastRouter:
     """Routes under /v1/data and /v1/policies."""
     router = FastRouter(tags=["OPA REST API"])
-    evaluator = authenticator(svc, "decisions:evaluate")
+    # Rules need decisions:evaluate, data documents data:read (dataread.check tells them apart).
+    evaluator = authenticator(svc, "decisions:evaluate", dataread.SCOPE)
     Evaluator = Annotated[Principal, Depends(evaluator)]
     PolicyReader = Annotated[Principal, Depends(authenticator(svc, "policies:read"))]
     PolicyWriter = Annotated[Principal, Depends(authenticator(svc, "policies:write"))]
@@ -154,6 +163,7 @@ def build_router(svc: Services) -> FastRouter:
         request: Request, who: Principal, path: str, metrics: bool, pretty: bool, explain: str
     ) -> Response:
         started = time.perf_counter_ns()
+        await dataread.check(svc, request, who, path)
         raw = await request.body()
         value = inputs.input_of(
             raw, settings.decisions_max_input_depth, settings.decisions_max_input_nodes
@@ -174,6 +184,7 @@ def build_router(svc: Services) -> FastRouter:
         explain: str,
     ) -> Response:
         started = time.perf_counter_ns()
+        await dataread.check(svc, request, who, path)
         value = inputs.parse(input.encode(), "input document") if input else None
         if value is not None:
             inputs.check_size(
@@ -264,6 +275,7 @@ def build_router(svc: Services) -> FastRouter:
         )
         parsed = time.perf_counter_ns() - started
         path = svc.decision_router.default_decision(who.tenant_id)
+        await dataread.check(svc, request, who, path)
         answer = await decide(
             svc,
             who.tenant_id,
@@ -296,6 +308,7 @@ def build_router(svc: Services) -> FastRouter:
         at = "/" + "/".join(parts)
         async with svc.write(request, who, "decision_data.put", "decision_data", at) as (s, a):
             done = await localdata.put(s, a, parts, value, if_none_match == "*")
+        svc.subjects.forget(who.tenant_id)
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204 if done else 304)
 
@@ -312,6 +325,7 @@ def build_router(svc: Services) -> FastRouter:
         at = "/" + "/".join(parts)
         async with svc.write(request, who, "decision_data.patch", "decision_data", at) as (s, a):
             await localdata.patch(s, a, parts, ops)
+        svc.subjects.forget(who.tenant_id)
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204)
 
@@ -322,6 +336,7 @@ def build_router(svc: Services) -> FastRouter:
         at = "/" + "/".join(parts)
         async with svc.write(request, who, "decision_data.delete", "decision_data", at) as (s, a):
             await localdata.delete(s, a, parts)
+        svc.subjects.forget(who.tenant_id)
         await svc.engines.changed(who.tenant_id)
         return Response(status_code=204)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatehouse.decisions import opa
+from gatehouse.decisions import enrich, opa
 from gatehouse.decisions.service import account, answer
 from gatehouse.decisions.types import Decision, EvaluationError
 from gatehouse.kit.ids import new_ids
@@ -59,23 +59,19 @@ async def subjects_of(svc: Services, tenant: str, inputs: Sequence[Any]) -> list
     """The inputs with `subject` enriched as `Subjects.apply` does, each subject looked up once."""
     if not await svc.subjects.enabled(tenant):
         return list(inputs)
-    given: list[tuple[str, dict[str, Any]] | None] = []
+    given: list[tuple[str | None, dict[str, Any]] | None] = []
     for input in inputs:
-        subject = input.get("subject") if isinstance(input, dict) else None
-        if isinstance(subject, str):
-            given.append((subject, {"id": subject}))
-        elif isinstance(subject, dict) and isinstance(subject.get("id"), str):
-            given.append((subject["id"], subject))
-        else:
-            given.append(None)
-    found = await svc.subjects.records(tenant, {g[0] for g in given if g is not None})
+        has = isinstance(input, dict) and "subject" in input
+        given.append(enrich.given_of(input["subject"]) if has else None)
+    refs = {g[0] for g in given if g is not None and g[0] is not None}
+    found = await svc.subjects.records(tenant, refs)
     out = []
     for input, sent in zip(inputs, given, strict=True):
-        record = found[sent[0]] if sent is not None else None
-        if sent is None or record is None:
+        if sent is None:
             out.append(input)
         else:
-            out.append({**input, "subject": {**sent[1], **record}})
+            record = found[sent[0]] if sent[0] is not None else None
+            out.append({**input, "subject": enrich.merged(sent[1], record)})
     return out
 
 

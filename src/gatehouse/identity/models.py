@@ -122,7 +122,11 @@ class IdentityLink(SourceLink, Base):
     """Which identity a source's record describes (source + its id for the person)."""
 
     __tablename__ = "identity_links"
-    __table_args__ = (Index("ix_identity_links_identity", "tenant_id", "identity_id"),)
+    __table_args__ = (
+        Index("ix_identity_links_identity", "tenant_id", "identity_id"),
+        # Enrichment finds a subject by any source's id for them.
+        Index("ix_identity_links_external", "tenant_id", "external_id"),
+    )
 
     identity_id: Mapped[str] = mapped_column(String(36))
     # The source's own id for this person's manager, as the source stated it ("" when it says

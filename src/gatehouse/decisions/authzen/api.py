@@ -58,6 +58,7 @@ def build_router(svc: Services) -> APIRouter:
         )
 
     async def body(request: Request) -> dict[str, Any]:
+        wire.json_media(request.headers.get("content-type"))
         raw = await request.body()
         depth, nodes = settings.decisions_max_input_depth, settings.decisions_max_input_nodes
         return wire.document(raw, depth, nodes)

@@ -23,6 +23,15 @@ def bad(message: str) -> Problem:
     return Problem(400, message)
 
 
+def json_media(content_type: str | None) -> None:
+    """415 unless the request says `Content-Type: application/json` (parameters allowed), as
+    the HTTPS binding requires of every request."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        sent = f"`{content_type}`" if content_type else "no Content-Type"
+        raise Problem(415, f"the body must be sent as application/json, not {sent}")
+
+
 def document(raw: bytes, max_depth: int, max_nodes: int) -> dict[str, Any]:
     """The request body: a JSON object within the depth and size limits."""
     doc = inputs.parse(raw, "request body")
@@ -87,6 +96,7 @@ def answer(verdict: Verdict) -> dict[str, Any]:
         context["reasons"] = verdict.reasons
     if verdict.constraints:
         context["constraints"] = verdict.constraints
-    if verdict.error is not None:
-        context["error"] = {"code": verdict.error.code, "message": verdict.error.message}
+    if verdict.error is not None:  # the spec's per-evaluation error, with the engine's code
+        error = verdict.error
+        context["error"] = {"status": error.status, "message": error.message, "code": error.code}
     return {"decision": verdict.allow, "context": context}
