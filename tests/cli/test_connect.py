@@ -13,8 +13,8 @@ __all__ = ["env"]
 
 
 def hr_source(env: dict[str, str], tmp_path: Path) -> Path:
-    """A SQLite source under the home's sources directory, a migrated store, tenant acme."""
-    sources = tmp_path / "var" / "sources"
+    """A SQLite source in tenant acme's source directory, a migrated store, tenant acme."""
+    sources = tmp_path / "var" / "sources" / "acme"
     sources.mkdir(parents=True)
     db = sources / "hr.db"
     with sqlite3.connect(db) as conn:
@@ -26,10 +26,11 @@ def hr_source(env: dict[str, str], tmp_path: Path) -> Path:
 
 
 def test_connect_add_list_test_discover(env: dict[str, str], tmp_path: Path) -> None:
-    """A source under the home's sources directory is added, checked and discovered."""
+    """A source in the tenant's source directory is added (by a relative path), checked and
+    discovered."""
     db = hr_source(env, tmp_path)
     out = gh(
-        env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", f"path={db}"
+        env, "connect", "add", "sqlite", "--tenant", "acme", "--name", "hr", "-c", "path=hr.db"
     )
     assert "added connection hr (sqlite)" in out
     assert "ok" in out and "1 stream(s) readable" in out

@@ -13,12 +13,12 @@ __all__ = ["env"]
 
 
 def source(env: dict[str, str], tmp_path: Path) -> Path:
-    """A migrated store with tenant acme and a SQLite file its connections may read."""
+    """A migrated store with tenant acme and a SQLite file in its source directory."""
     gh(env, "db", "upgrade")
     gh(env, "tenant", "create", "acme")
     found = json.loads(gh(env, "config", "show", "--json"))
     roots = found.get("source_roots") or [str(tmp_path / "var" / "sources")]
-    root = Path(roots[0])
+    root = Path(roots[0]) / "acme"
     root.mkdir(parents=True, exist_ok=True)
     db = root / "hr.db"
     with sqlite3.connect(db) as conn:

@@ -13,8 +13,9 @@ from tests.connectors.files.test_formats import workbook
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Harness]:
-    """An app whose source directory (the default, home/sources) holds an Excel workbook."""
-    sources = settings.home / "sources"
+    """An app whose tenant acme's source directory (the default, home/sources/acme) holds an
+    Excel workbook; beside it, another tenant's file and one outside every tenant's."""
+    sources = settings.home / "sources" / "acme"
     sources.mkdir(parents=True, exist_ok=True)
     (sources / "org.xlsx").write_bytes(
         workbook(
@@ -25,6 +26,10 @@ async def app(settings: Settings) -> AsyncIterator[Harness]:
         )
     )
     (settings.home / "outside.csv").write_text("id\n1\n")
+    theirs = settings.home / "sources" / "globex"
+    (theirs / "hr").mkdir(parents=True)
+    (theirs / "hr" / "payroll.csv").write_text("id,salary\n1,98000\n")
+    (sources / "escape.csv").symlink_to(theirs / "hr" / "payroll.csv")
     async with started(settings) as h:
         yield h
 
@@ -34,7 +39,7 @@ async def test_a_workbook_is_tested_discovered_and_mapped(app: Harness, settings
     await app.tenant("acme")
     auth = app.auth(await app.token("acme", "connections:write"))
     c = app.client
-    path = str(settings.home / "sources" / "org.xlsx")
+    path = "org.xlsx"  # relative to the tenant's source directory
     ok = await c.post(
         "/pip/connections/test", json={"type": "file", "config": {"path": path}}, headers=auth
     )
@@ -46,7 +51,7 @@ async def test_a_workbook_is_tested_discovered_and_mapped(app: Harness, settings
         headers=auth,
     )
     assert (outside.json()["ok"], outside.json()["failure"]) == (False, "config")
-    assert "GATEHOUSE_SOURCE_ROOTS" in outside.json()["message"]
+    assert "not in this tenant's source directory" in outside.json()["message"]
     made = await c.post(
         "/pip/connections",
         json={"name": "org", "type": "file", "config": {"path": path}},
@@ -78,3 +83,63 @@ async def test_a_workbook_is_tested_discovered_and_mapped(app: Harness, settings
             "message": "the transform reads 'job_title', which the stream does not have",
         }
     ]
+
+
+@BOTH
+async def test_a_tenant_reads_only_its_own_source_directory(
+    app: Harness, settings: Settings
+) -> None:
+    """Attack: acme names globex's file every way it can; each is refused alike, the answer
+    naming no server directory and not telling a file that exists from one that does not."""
+    await app.tenant("acme")
+    await app.tenant("globex")
+    acme = app.auth(await app.token("acme", "connections:write"))
+    globex = app.auth(await app.token("globex", "connections:write"))
+    theirs = settings.home / "sources" / "globex" / "hr" / "payroll.csv"
+    attempts = [
+        "../globex/hr/payroll.csv",
+        "../globex/hr/nothing.csv",
+        str(theirs),
+        str(theirs.with_name("nothing.csv")),
+        "escape.csv",
+        "../outside.csv",
+        "../../outside.csv",
+        str(settings.home / "outside.csv"),
+        "/etc/passwd",
+        "/no/such/file.csv",
+        "..",
+    ]
+    roots = {str(settings.home.resolve()), str(settings.home)}
+    for kind in ("file", "sqlite"):
+        said = set()
+        for path in attempts:
+            body = {"type": kind, "config": {"path": path}}
+            answer = await app.client.post("/pip/connections/test", json=body, headers=acme)
+            assert answer.status_code == 200, answer.text
+            found = answer.json()
+            assert (found["ok"], found["failure"]) == (False, "config"), (kind, path, found)
+            message = str(found["message"]).replace(repr(path), "<path>")
+            assert not any(root in message for root in roots), message
+            said.add(message)
+        assert len(said) == 1, said  # one refusal for all: nothing learnt about what exists
+    made = await app.client.post(
+        "/pip/connections",
+        json={"name": "steal", "type": "file", "config": {"path": "../globex/hr/payroll.csv"}},
+        headers=acme,
+    )
+    if made.status_code == 201:  # saved despite its failed check: it still reads nothing
+        schema = await app.client.get(f"/pip/connections/{made.json()['id']}/schema", headers=acme)
+        assert schema.status_code == 502 and "98000" not in schema.text
+    own = await app.client.post(
+        "/pip/connections/test",
+        json={"type": "file", "config": {"path": "hr/payroll.csv"}},
+        headers=globex,
+    )
+    assert own.json()["ok"], own.text  # globex reads it, by the path relative to its directory
+    missing = await app.client.post(
+        "/pip/connections/test",
+        json={"type": "file", "config": {"path": "hr/missing.csv"}},
+        headers=globex,
+    )
+    assert "no file hr/missing.csv in this tenant's source directory" in missing.text
+    assert not any(root in missing.text for root in roots)

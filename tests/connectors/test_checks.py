@@ -186,7 +186,9 @@ async def test_sqlite_paths_are_confined(tmp_path: Path) -> None:
     cases = [
         (str(outside), "GATEHOUSE_SOURCE_ROOTS"),
         (str(roots / ".." / "gatehouse.db"), "GATEHOUSE_SOURCE_ROOTS"),
-        (str(roots / "missing.db"), "no SQLite database"),
+        ("../gatehouse.db", "is not in this tenant's source directory"),
+        (str(roots / "missing.db"), "no SQLite database missing.db in this tenant's"),
+        ("notes.db", "not a readable SQLite database"),
         (str(roots / "notes.db"), "not a readable SQLite database"),
     ]
     for path, text in cases:

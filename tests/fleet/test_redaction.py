@@ -20,7 +20,7 @@ async def classified(h: Harness) -> None:
     """Tenant acme with a file connection whose mapping classifies its fields."""
     await h.tenant("acme")
     auth = h.auth(await h.token("acme", "connections:write"))
-    sources = h.svc.settings.home / "sources"
+    sources = h.svc.settings.home / "sources" / "acme"
     sources.mkdir(parents=True, exist_ok=True)
     path = sources / "people.csv"
     path.write_text("id,login,email,salary,pay_grade\n1,ada,ada@x.io,98000,G7\n")

@@ -162,10 +162,10 @@ async def run_job(
         return done
 
 
-def sqlite_people(home: Path, people: int = 5) -> Path:
-    """A SQLite source in the home's source directory whose `people` table has rows 1..n
+def sqlite_people(home: Path, people: int = 5, tenant: str = "acme") -> Path:
+    """A SQLite source in the tenant's source directory whose `people` table has rows 1..n
     (`user<n>`, `user<n>@example.com`); called again, it adds the rows it lacks."""
-    path = home / "sources" / "hr.db"
+    path = home / "sources" / tenant / "hr.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
         conn.execute(

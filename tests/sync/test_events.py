@@ -28,10 +28,9 @@ PEOPLE = {
 
 async def connection(h: Harness, auth: dict[str, str]) -> str:
     """A SQLite connection mapping `people` to identities; its id."""
-    path = h.svc.settings.home / "sources" / "hr.db"
     made = await h.client.post(
         "/pip/connections",
-        json={"name": "hr", "type": "sqlite", "config": {"path": str(path)}},
+        json={"name": "hr", "type": "sqlite", "config": {"path": "hr.db"}},
         headers=auth,
     )
     assert made.status_code == 201, made.text

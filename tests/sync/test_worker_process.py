@@ -69,7 +69,7 @@ async def test_a_killed_worker_s_run_is_resumed_by_another(settings: Settings) -
             json={
                 "name": "hr",
                 "type": "sqlite",
-                "config": {"path": str(settings.home / "sources" / "hr.db"), "batch_size": 1000},
+                "config": {"path": "hr.db", "batch_size": 1000},
             },
             headers=auth,
         )

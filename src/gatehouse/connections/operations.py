@@ -33,10 +33,9 @@ class Connections:
     ring: KeyRing
     settings: Settings
 
-    @property
-    def env(self) -> Environment:
-        """What connectors may reach."""
-        return Environment.from_settings(self.settings)
+    def env(self, tenant: str) -> Environment:
+        """What `tenant`'s connectors may reach (its own source directories only)."""
+        return Environment.from_settings(self.settings, tenant)
 
 
 async def test_unsaved(
@@ -48,9 +47,9 @@ async def test_unsaved(
     errors = spec.validate(public, given, set())
     if errors:
         raise invalid(spec, errors)
-    checked = await runner.check(
-        type_name, {**public, **given}, ops.env, ops.settings.connector_check_timeout
-    )
+    env = ops.env(actor.tenant_id)
+    timeout = ops.settings.connector_check_timeout
+    checked = await runner.check(type_name, {**public, **given}, env, timeout)
     async with ops.db.transaction() as session:
         await audit.record(
             session,
@@ -78,7 +77,9 @@ async def health(
 ) -> tuple[Connection, runner.Checked]:
     """Check a saved connection now and keep the outcome as its health."""
     row, config = await _config(ops, actor, connection_id, "health check")
-    checked = await runner.check(row.type, config, ops.env, ops.settings.connector_check_timeout)
+    checked = await runner.check(
+        row.type, config, ops.env(row.tenant_id), ops.settings.connector_check_timeout
+    )
     async with ops.db.transaction() as session:
         row = await service.record_check(session, actor.tenant_id, connection_id, checked)
     return row, checked
@@ -90,7 +91,7 @@ async def discover(
     """Discover what a connection's source offers now, and keep it."""
     row, config = await _config(ops, actor, connection_id, "schema discovery")
     streams = await runner.discover(
-        row.type, config, ops.env, ops.settings.connector_discover_timeout
+        row.type, config, ops.env(row.tenant_id), ops.settings.connector_discover_timeout
     )
     async with ops.db.transaction() as session:
         row = await service.record_discovery(session, actor.tenant_id, connection_id, streams)
@@ -132,7 +133,7 @@ async def read_stream(
     chosen = StreamsMapping.model_validate(row.mapping).streams.get(stream)
     if chosen is None:
         raise Problem(422, f"Stream {stream!r} is not in the connection's mapping.")
-    source = runner.connector(row.type, ops.env)
+    source = runner.connector(row.type, ops.env(row.tenant_id))
     mode = SyncMode(chosen.sync_mode)
     async for batch in source.read(config, stream, mode, state, selection(chosen)):
         yield batch

@@ -7,7 +7,8 @@ private network, no local files), so a caller that forgets to set it fails close
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -17,18 +18,29 @@ from gatehouse.config import IPNetwork, Settings
 from gatehouse.connectors.protocol import CheckFailure, ConnectorError
 from gatehouse.kit.outbound import OutboundBlockedError, checked_address
 
+_TENANT_DIR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}")  # a tenant id: a slug, `_platform`
+
 
 @dataclass(frozen=True)
 class Environment:
-    """The networks and directories connectors may use."""
+    """The networks and directories connectors may use (the directories: one tenant's own)."""
 
     outbound_allow: tuple[IPNetwork, ...] = ()
     file_roots: tuple[Path, ...] = ()
+    tenant: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Environment:
-        """The environment the settings describe."""
-        return cls(tuple(settings.outbound_allow), tuple(settings.effective_source_roots))
+    def from_settings(cls, settings: Settings, tenant: str) -> Environment:
+        """The environment the settings describe for `tenant`: its own source directories."""
+        roots = tenant_roots(settings.effective_source_roots, tenant)
+        return cls(tuple(settings.outbound_allow), roots, tenant)
+
+
+def tenant_roots(roots: Iterable[Path], tenant: str) -> tuple[Path, ...]:
+    """`<root>/<tenant>` of each source root: the only directories the tenant's sources read."""
+    if not _TENANT_DIR.fullmatch(tenant):
+        raise ValueError(f"{tenant!r} cannot name a source directory")
+    return tuple(root / tenant for root in roots)
 
 
 STRICT = Environment()
@@ -65,14 +77,46 @@ async def network_address(host: str, port: int, env: Environment) -> str:
 
 
 def local_file(path: str, env: Environment) -> Path:
-    """`path` resolved, if it lies under an allowed source directory; else a config error."""
-    allowed = list(env.file_roots)
-    resolved = Path(path).expanduser().resolve()
-    if not any(resolved.is_relative_to(root.resolve()) for root in allowed):
-        shown = ", ".join(str(r) for r in allowed) or "none configured"
-        raise ConnectorError(
-            CheckFailure.config,
-            f"{path} is outside the directories sources may be read from ({shown}); move the "
-            "file there or add its directory to GATEHOUSE_SOURCE_ROOTS",
-        )
-    return resolved
+    """`path` resolved inside the tenant's source directories (relative paths against them).
+
+    Anything that resolves elsewhere (`..`, a symbolic link out, another tenant's file, an
+    absolute path outside) gets one refusal whether or not it exists, naming no server directory.
+    """
+    if not env.file_roots:
+        raise ConnectorError(CheckFailure.config, "this server lets sources read no local files")
+    if "\x00" in path:
+        raise _outside(path, env)
+    inside: list[Path] = []
+    for root in env.file_roots:
+        try:
+            base = root.resolve()
+            resolved = (base / path).resolve()  # an absolute `path` replaces the base
+            if not resolved.is_relative_to(base):  # `..` or a symbolic link out of one root
+                raise _outside(path, env)
+            if resolved.exists():
+                return resolved
+        except (OSError, RuntimeError, ValueError):  # a symbolic link loop, a bad name
+            continue
+        inside.append(resolved)
+    if inside:
+        return inside[0]
+    raise _outside(path, env)
+
+
+def shown(path: Path, env: Environment) -> str:
+    """`path` as the tenant names it: relative to its source directory, never absolute."""
+    for root in env.file_roots:
+        try:
+            return path.relative_to(root.resolve()).as_posix() or "."
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return path.name
+
+
+def _outside(path: str, env: Environment) -> ConnectorError:
+    where = f"GATEHOUSE_SOURCE_ROOTS/{env.tenant or '<tenant>'}/"
+    return ConnectorError(
+        CheckFailure.config,
+        f"{path[:200]!r} is not in this tenant's source directory: give a path relative to it, "
+        f"such as hr/people.csv (the operator places the tenant's files in {where})",
+    )

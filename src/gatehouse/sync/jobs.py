@@ -63,7 +63,7 @@ def job_factory(ops: Connections) -> JobFactory:
             tenant_id=row.tenant_id,
             connection_id=row.id,
             source=row.id,
-            connector=runner.connector(row.type, ops.env),
+            connector=runner.connector(row.type, ops.env(row.tenant_id)),
             config=config,
             streams=streams,
             max_delete_fraction=ops.settings.sync_max_delete_fraction,

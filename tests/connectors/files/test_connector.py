@@ -77,7 +77,8 @@ def test_the_environment_of_the_call_is_taken_when_made(tmp_path: Path) -> None:
         assert FileConnector().env is env
     assert FileConnector().env.file_roots == ()  # nothing set: no local files at all
     settings = load_settings(home=tmp_path)
-    assert Environment.from_settings(settings).file_roots == (tmp_path / "sources",)
+    made = Environment.from_settings(settings, "acme")
+    assert (made.file_roots, made.tenant) == ((tmp_path / "sources" / "acme",), "acme")
 
 
 async def test_check_discover_and_read(root: Path) -> None:
@@ -94,17 +95,18 @@ async def test_check_discover_and_read(root: Path) -> None:
     assert [r["login"] for r in batch.records] == ["Ada", "Bob", "Cy"]
     assert batch.errors == [RecordError(4, "line 5: has 1 cells but the header names 3 columns")]
     assert batch.state is not None and batch.state["row"] == 4
-    assert await read_all(files, config, "people", batch.state) == [Batch([], batch.state, [], [])]
+    rest = await read_all(files, config, "people", batch.state)
+    assert rest == [Batch([], batch.state, [], [], 0)]
 
 
 @pytest.mark.parametrize(
     ("path", "failure", "message"),
     [
-        ("../other/other.csv", CheckFailure.config, "outside the directories sources may be read"),
-        ("../master.key", CheckFailure.config, "outside the directories sources may be read"),
-        ("/etc/passwd", CheckFailure.config, "add its directory to GATEHOUSE_SOURCE_ROOTS"),
-        ("hr", CheckFailure.config, "is a directory"),
-        ("missing.csv", CheckFailure.config, "there is no file at"),
+        ("../other/other.csv", CheckFailure.config, "is not in this tenant's source directory"),
+        ("../master.key", CheckFailure.config, "is not in this tenant's source directory"),
+        ("/etc/passwd", CheckFailure.config, "GATEHOUSE_SOURCE_ROOTS/<tenant>/"),
+        ("hr", CheckFailure.config, "hr is a directory"),
+        ("missing.csv", CheckFailure.config, "there is no file missing.csv in this tenant's"),
         ("fake.xlsx", CheckFailure.config, "not one"),
         ("", CheckFailure.config, "give `path`"),
     ],
@@ -123,7 +125,7 @@ async def test_symlinks_out_of_the_directory_are_refused(root: Path) -> None:
     os.symlink(root.parent / "master.key", root / "key.csv")
     result = await connector(root).check({"path": str(root / "key.csv")})
     assert result.failure is CheckFailure.config
-    assert "outside the directories" in result.message
+    assert "not in this tenant's source directory" in result.message
 
 
 async def test_bad_options_incremental_reads_unknown_streams_and_no_roots(root: Path) -> None:
@@ -138,7 +140,7 @@ async def test_bad_options_incremental_reads_unknown_streams_and_no_roots(root: 
         await read_all(files, {"path": path}, "staff")
     strict = await FileConnector().check({"path": path})
     assert strict.failure is CheckFailure.config
-    assert "none configured" in strict.message
+    assert "read no local files" in strict.message
 
 
 async def test_a_file_too_big_is_refused_before_reading(
@@ -201,3 +203,25 @@ async def test_a_read_keeps_the_selected_fields_and_names_lost_ones(root: Path) 
         )
     ]
     assert batch.records == [{"contact": {"e": "x"}, "x": None}, {"contact": None, "x": 1}]
+
+
+async def test_a_relative_path_is_read_from_the_tenant_s_directories(tmp_path: Path) -> None:
+    """`hr/people.csv` is the file in the tenant's directory (under the first root that has it),
+    not one in the server's working directory; a symbolic link out of it is refused."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    (first / "acme").mkdir(parents=True)
+    (second / "acme" / "hr").mkdir(parents=True)
+    (second / "acme" / "hr" / "people.csv").write_text(CSV)
+    (second / "globex").mkdir()
+    (second / "globex" / "pay.csv").write_text(CSV)
+    (first / "acme" / "theirs").symlink_to(second / "globex", target_is_directory=True)
+    settings = load_settings(home=tmp_path, source_roots=[first, second])
+    files = FileConnector(Environment.from_settings(settings, "acme"))
+    result = await files.check({"path": "hr/people.csv"})
+    assert result.ok, result.message
+    for path in ("theirs/pay.csv", "../../b/globex/pay.csv", "hr/\x00people.csv"):
+        refused = await files.check({"path": path})
+        assert not refused.ok and "not in this tenant's source directory" in refused.message
+        assert str(tmp_path) not in refused.message
+    with pytest.raises(ValueError, match="cannot name a source directory"):
+        Environment.from_settings(settings, "../globex")

@@ -19,7 +19,7 @@ from gatehouse.connectors.builtin.sql import (
     tables_schema,
 )
 from gatehouse.connectors.builtin.sqlread import Rows
-from gatehouse.connectors.environment import local_file
+from gatehouse.connectors.environment import local_file, shown
 from gatehouse.connectors.protocol import CheckFailure, ConnectorError, SchemaChanged
 
 SAMPLE = 20  # rows a query's column types are guessed from (SQLite reports none)
@@ -94,8 +94,8 @@ class SqliteConnector(SqlConnector):
                     "minLength": 1,
                     "maxLength": 4096,
                     "x-endpoint": True,
-                    "description": "Inside a directory of GATEHOUSE_SOURCE_ROOTS; opened "
-                    "read-only.",
+                    "description": "Relative to the tenant's source directory "
+                    "(GATEHOUSE_SOURCE_ROOTS/<tenant>/); opened read-only.",
                 },
                 "pool_size": {
                     "type": "integer",
@@ -119,7 +119,9 @@ class SqliteConnector(SqlConnector):
         path = local_file(str(config["path"]), self.env)
         if not path.is_file():
             raise ConnectorError(
-                CheckFailure.config, f"there is no SQLite database at {path}: check the path"
+                CheckFailure.config,
+                f"there is no SQLite database {shown(path, self.env)} in this tenant's source "
+                "directory: check the path",
             )
         return await aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True)
 

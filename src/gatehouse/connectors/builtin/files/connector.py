@@ -16,7 +16,7 @@ from gatehouse.connectors.builtin.files.source import (
     FileSource,
     open_source,
 )
-from gatehouse.connectors.environment import Environment, current, local_file
+from gatehouse.connectors.environment import Environment, current, local_file, shown
 from gatehouse.connectors.protocol import (
     Batch,
     CheckFailure,
@@ -29,7 +29,7 @@ from gatehouse.connectors.protocol import (
 
 
 class FileConnector:
-    """Reads a file that lies under a source directory (GATEHOUSE_SOURCE_ROOTS), never elsewhere."""
+    """Reads a file in the tenant's source directory (`<root>/<tenant>/`), never elsewhere."""
 
     name: ClassVar[str] = "file"
     title: ClassVar[str] = "File (CSV, JSON, Excel)"
@@ -50,7 +50,8 @@ class FileConnector:
                 "path": {
                     "type": "string",
                     "title": "Path",
-                    "description": "The file; it must lie under GATEHOUSE_SOURCE_ROOTS.",
+                    "description": "The file, relative to the tenant's source directory "
+                    "(GATEHOUSE_SOURCE_ROOTS/<tenant>/); nothing outside it is read.",
                     "minLength": 1,
                 },
                 **options["properties"],
@@ -101,7 +102,7 @@ class FileConnector:
 
     async def _open(self, config: Mapping[str, Any]) -> FileSource:
         path, options = self._resolve(config)
-        data = await asyncio.to_thread(_read_bytes, path)
+        data = await asyncio.to_thread(_read_bytes, path, shown(path, self.env))
         return await asyncio.to_thread(open_source, path.name, data, options)
 
     def _resolve(self, config: Mapping[str, Any]) -> tuple[Path, FileOptions]:
@@ -120,25 +121,28 @@ class FileConnector:
         return local_file(raw, self.env), options
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, with errors that say what to do."""
+def _read_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes, with errors that say what to do (naming it as the tenant does)."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ConnectorError(
                 CheckFailure.config,
-                f"{path.name} is larger than {MAX_BYTES // 2**20} MiB; split it",
+                f"{name} is larger than {MAX_BYTES // 2**20} MiB; split it",
             )
         return path.read_bytes()
     except FileNotFoundError:
         raise ConnectorError(
-            CheckFailure.config, f"there is no file at {path}: check the path"
+            CheckFailure.config,
+            f"there is no file {name} in this tenant's source directory: check the path",
         ) from None
     except IsADirectoryError:
-        raise ConnectorError(
-            CheckFailure.config, f"{path.name} is a directory, not a file"
-        ) from None
+        raise ConnectorError(CheckFailure.config, f"{name} is a directory, not a file") from None
     except PermissionError:
         raise ConnectorError(
-            CheckFailure.permission, f"Gatehouse may not read {path.name}; check its permissions"
+            CheckFailure.permission, f"Gatehouse may not read {name}; check its permissions"
+        ) from None
+    except OSError as exc:  # its message would name the server's directories
+        raise ConnectorError(
+            CheckFailure.config, f"{name} cannot be read ({exc.strerror or 'error'})"
         ) from None
