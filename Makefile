@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check --progress-ba
 COMPILE := $(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --no-annotate \
            --no-header --strip-extras --allow-unsafe
 
-.PHONY: setup serving run test test-fast lint format bench pins clean opal-venv
+.PHONY: setup serving run test test-fast docs-check lint format bench pins clean opal-venv
 
 setup: $(STAMP) ## the virtualenv with everything tests and lint need (fast when nothing changed)
 
@@ -42,6 +42,9 @@ test: setup ## lint, type-check and run every test (SQLite, PostgreSQL, Redis; O
 
 test-fast: setup ## tests only, no lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+docs-check: setup ## run the README's and the quickstart's commands against a fresh server
+	$(BIN)/pytest -q tests/docs
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check src tests bench

@@ -89,3 +89,19 @@ async def test_keys_are_sealed_scoped_and_isolated(org: Org) -> None:
     assert bad.status_code == 422
     taken = await org.h.client.post(KEYS, json={"key_id": "sealed"}, headers=org.headers(org.admin))
     assert taken.status_code == 409
+
+
+async def test_signed_tenant_gets_signed_snapshot_not_delta(org: Org) -> None:
+    """OPA verifies no delta bundle, so a tenant with a signing key never serves one: an OPA
+    asking for a delta gets the full bundle, signed."""
+    r = await org.h.client.post(KEYS, json={"key_id": "k1"}, headers=org.headers(org.admin))
+    assert r.status_code == 201, r.text
+    old = (await org.bundle()).headers["etag"]
+    await org.patch_user(org.users["alice"], "title", "Principal")
+    answer = await org.bundle(**{"If-None-Match": old, "Prefer": "modes=snapshot,delta"})
+    assert answer.status_code == 200
+    files = unpack(answer.content)
+    assert "patch.json" not in files and "data.json" in files
+    assert json.loads(files[".manifest"]).get("delta") is not True
+    claims = verify(files, await _keys(org), scope="")
+    assert claims["keyid"] == "k1"

@@ -173,13 +173,15 @@ class Distribution:
 
     async def bundle(self, tenant: str, since: int | None, delta_ok: bool) -> Built:
         """The bundle for a client at revision `since` (None: unknown): a delta when it is
-        recent enough and accepts one, the full bundle otherwise."""
+        recent enough and accepts one, the full bundle otherwise. A tenant with a signing key
+        never serves a delta: OPA verifies no delta bundle, so it gets the signed snapshot."""
         snap = await self.snapshot(tenant)
         level = self.settings.distribution_gzip_level
         if since is not None and delta_ok and snap.delta:
             cached = self.bundles.get((tenant, snap.etag, since, True))
-            if cached is not None:
+            if cached is not None:  # only unsigned revisions have deltas (a key changes the etag)
                 return cached
+        if since is not None and delta_ok and snap.delta and await self.signer(tenant) is None:
             max_ops = self.settings.distribution_delta_max_ops
             patch = await asyncio.to_thread(snap.patch_json, since, max_ops)
             if patch is not None:
