@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from gatehouse.db.tenancy import TenantSession
 
 IMMEDIATE = "sqlite_begin_immediate"
+CONNECT_TIMEOUT = 5.0  # seconds a PostgreSQL connect may take
 
 
 def _dumps(value: Any) -> str:
@@ -95,14 +96,20 @@ def make_engine(url: str) -> AsyncEngine:
     # statement to a generic plan, which cannot hash a long IN list: a batch look-up of 2,000
     # ids then compares every row with every id (seconds instead of milliseconds). Custom
     # plans cost a little planning per statement and never fall into that.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        connect_args={
+            "server_settings": {"plan_cache_mode": "force_custom_plan"},
+            # A server that does not answer (a host gone, a dropped route) fails a connect in
+            # seconds, not asyncpg's default minute: the request answers 503 meanwhile.
+            "timeout": CONNECT_TIMEOUT,
+        },
         **ENGINE_OPTIONS,
     )
+    return engine
 
 
 class Database:

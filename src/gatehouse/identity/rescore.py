@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatehouse.db.bulk import update_many
@@ -13,8 +12,6 @@ from gatehouse.identity import rows as db
 from gatehouse.identity.graph import member_rows
 from gatehouse.identity.risk import score_row
 
-log = structlog.get_logger("gatehouse.identity")
-RESCORE_LIMIT = 200_000  # identities one change may rescore; beyond, a warning and no rescore
 # Marks an identity created and scored as a member of no group: rescored only when a membership
 # change of the same batch or run names it (which marks it "identity").
 SCORED_BARE = "scored_bare"
@@ -32,11 +29,7 @@ async def affected(session: AsyncSession, tenant_id: str, members: Mapping[str, 
 
 async def rescore_members(session: AsyncSession, tenant_id: str, members: Mapping[str, str]) -> int:
     """Rescore the identities a membership change affects; returns how many scores moved."""
-    people = await affected(session, tenant_id, members)
-    if len(people) > RESCORE_LIMIT:
-        log.warning("too many identities to rescore now", count=len(people))
-        return 0
-    return await rescore(session, tenant_id, sorted(people))
+    return await rescore(session, tenant_id, sorted(await affected(session, tenant_id, members)))
 
 
 async def rescore(session: AsyncSession, tenant_id: str, ids: list[str]) -> int:

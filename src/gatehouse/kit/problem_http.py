@@ -9,15 +9,24 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from gatehouse.kit.outage import PROBLEM_TYPE, RETRY_AFTER_SECONDS, unavailable
 from gatehouse.kit.problems import PROBLEM_JSON, TITLES, Problem
 from gatehouse.kit.shards import leaves
 
 # A standard with its own error shape (SCIM) renders the problems of the paths under its prefix.
 Renderer = Callable[[Problem, Request], Response]
 log = structlog.get_logger("gatehouse.errors")
+# Handled before the catch-all, so an outage answers 503 without an "unhandled" traceback.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    sa.DBAPIError,
+    sa.TimeoutError,
+    sa.DisconnectionError,
+    OSError,
+)
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> Response:
@@ -81,6 +90,33 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request)
 
 
+def store_unavailable() -> Problem:
+    """The 503 for a request that needs the database while it cannot be reached or written."""
+    return Problem(
+        503,
+        "The store is unavailable right now (the database cannot be reached or written); "
+        f"retry in {RETRY_AFTER_SECONDS} seconds.",
+        title="Store Unavailable",
+        type_=PROBLEM_TYPE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _on_store_error(request: Request, exc: Exception) -> Response:
+    """Database errors: a 503 when the store is away, else the generic 500."""
+    if not unavailable(exc):
+        return await _on_unexpected(request, exc)
+    orig = getattr(exc, "orig", None) or exc
+    # Never the statement or its parameters: they may hold token hashes or personal data.
+    log.warning(
+        "store unavailable",
+        path=request.url.path,
+        error=type(orig).__name__,
+        reason=str(orig).splitlines()[0][:200] if str(orig) else "",
+    )
+    return problem_response(store_unavailable(), request)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
     problem = Problem(500, "Something went wrong on our side; the request id identifies it.")
@@ -93,4 +129,6 @@ def install_problem_handlers(app: FastAPI, dialects: Mapping[str, Renderer] | No
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    for kind in STORE_ERRORS:
+        app.add_exception_handler(kind, _on_store_error)
     app.add_exception_handler(Exception, _on_unexpected)

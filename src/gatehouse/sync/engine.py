@@ -12,7 +12,7 @@ a dry run rolls it back at the end, an atomic run commits it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -38,8 +38,8 @@ from gatehouse.identity.ingest_groups import (
 from gatehouse.identity.ingest_resources import ingest_resources
 from gatehouse.identity.managers import resolve_managers
 from gatehouse.identity.rescore import rescore_members
-from gatehouse.identity.rows import linked_identities
 from gatehouse.identity.unseen import SafetyThresholdExceeded, remove_unseen
+from gatehouse.sync import rescoring
 from gatehouse.sync.ahead import read_ahead
 from gatehouse.sync.models import StreamCursor, SyncRun
 from gatehouse.sync.plan import Job, Rejected, StreamPlan, Transformed
@@ -79,11 +79,14 @@ class RunSpec:
 
 @dataclass
 class Settings:
-    """How a run behaves: lease length, retries and backoff."""
+    """How a run behaves: lease length, retries, backoff and rescoring batches."""
 
     lease_seconds: float = 60.0
     retries: int = 3
     backoff_seconds: float = 1.0
+    rescore_batch: int = 500  # identities rescored per transaction at the end of a run
+    # Awaited after each rescoring transaction commits (progress reports, tests).
+    after_rescore_batch: Callable[[], Awaitable[None]] | None = None
 
 
 class Runner:
@@ -101,6 +104,7 @@ class Runner:
         # Identities created or changed, and members whose groups moved: scored once at the
         # end of the run rather than batch by batch.
         self._rescore: dict[str, str] = {}
+        self._recorded: dict[str, str] = {}  # of those, the ones written as pending
         self._resumed = bool(run.progress)
         # Source ids linked by this run's own batches, so memberships need not look them up.
         self._links = KnownLinks()
@@ -223,7 +227,9 @@ class Runner:
             linked = await self._write(session, stream, mapped, numbers)
             self.run.progress[stream.name] = {"state": batch.state, "done": False}
             await self._checkpoint(session, stream, batch.state, mode)
+            owed = await self._record_owed(session)
         # Learnt once committed: a batch rolled back must not leave links behind.
+        self._recorded.update(owed)
         if stream.kind == "identity":
             self._links.identities.update(linked)
         elif stream.kind == "group":
@@ -377,21 +383,49 @@ class Runner:
                 self.tally.sample(people[0], ext, f"manager {ref!r} is no person of this source")
             if self._whole is None:
                 await renew(session, self.run, self.tally, self.settings.lease_seconds)
+                owed = await self._record_owed(session)
+        if self._whole is None:
+            self._recorded.update(owed)
+
+    async def _record_owed(self, session: AsyncSession) -> dict[str, str]:
+        """Write the members this transaction moved as pending rescores (after the lease
+        renewal, so a worker that lost the run writes nothing); returns them."""
+        if self._whole is not None:
+            return {}
+        owed = rescoring.owed(self._rescore, self._recorded)
+        await rescoring.record(session, self.job.tenant_id, self.run.id, owed)
+        return owed
 
     async def _rescore_moved(self) -> None:
-        """Risk scores of the identities this run wrote and of everyone whose groups moved.
+        """Risk scores of the identities this run moved and of everyone whose groups moved.
 
-        A resumed run does not know what its earlier attempt changed, so it rescores every
-        identity this source links.
+        A resumed run adds what its earlier attempts recorded as pending. Each rescoring batch
+        is its own short transaction, so other writers are served in between.
         """
-        async with self._unit() as session:
-            if self._resumed:
-                linked = await linked_identities(session, self.job.tenant_id, self.job.source)
-                self._rescore.update(dict.fromkeys(linked, "identity"))
+        if self._whole is not None:
             if self._rescore:
-                await rescore_members(session, self.job.tenant_id, self._rescore)
-            if self._whole is None:
-                await renew(session, self.run, self.tally, self.settings.lease_seconds)
+                await rescore_members(self._whole, self.job.tenant_id, self._rescore)
+            return
+        tenant = self.job.tenant_id
+        if self._resumed:
+            earlier = await rescoring.recorded(self.db, tenant, self.run.id)
+            self._recorded.update(earlier)
+            self._rescore.update(earlier)
+
+        async def extend(session: AsyncSession) -> None:
+            await renew(session, self.run, self.tally, self.settings.lease_seconds)
+
+        await rescoring.pay(
+            self.db,
+            tenant,
+            self.run.id,
+            self._rescore,
+            batch=self.settings.rescore_batch,
+            renew=extend,
+            between=self.settings.after_rescore_batch,
+        )
+        self._rescore.clear()
+        self._recorded.clear()
 
     async def _deletions(self) -> None:
         async with self._unit() as session:

@@ -84,3 +84,16 @@ class SyncSchedule(TenantOwned, Timestamps, Base):
     last_run_id: Mapped[str | None] = mapped_column(String(36), default=None)
     last_fired_at: Mapped[datetime | None] = mapped_column(default=None)
     missed: Mapped[int] = mapped_column(Integer, default=0)  # slots coalesced into one run
+
+
+class PendingRescore(TenantOwned, Base):
+    """A member whose risk score a running sync still owes: written with the batch that moved
+    it, so a resumed run rescores exactly what its earlier attempts changed."""
+
+    __tablename__ = "sync_rescore_pending"
+    tenant_index = False
+
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_type: Mapped[str] = mapped_column(String(16))  # "identity" or "group"

@@ -13,7 +13,7 @@ from gatehouse.connectors.protocol import SyncMode
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
-from gatehouse.sync import events
+from gatehouse.sync import events, rescoring
 from gatehouse.sync.engine import RunSpec
 from gatehouse.sync.models import ACTIVE, SyncRun
 from gatehouse.sync.tally import Tally
@@ -182,6 +182,7 @@ async def finish(
         result = await session.execute(stmt)
         if getattr(result, "rowcount", 0) != 1:
             return False
+        await rescoring.forget(session, spec.tenant_id, spec.id)  # a run that stopped early
         run = await session.get(
             SyncRun, spec.id, execution_options={TENANT: spec.tenant_id}, populate_existing=True
         )
