@@ -43,6 +43,7 @@ def build_router(svc: Services) -> APIRouter:
                 granted_by=who.scopes,
                 default_days=svc.settings.token_default_expiry_days,
                 tier_limit=svc.tier_limit(who.tier),
+                parent=who,
             )
             out = TokenCreated(**TokenOut.model_validate(token).model_dump(), token=secret)
         response.headers["Location"] = f"/v1/integration/tokens/{out.id}"
@@ -128,6 +129,7 @@ def build_router(svc: Services) -> APIRouter:
                 body,
                 granted_by=who.scopes,
                 tier_limit=svc.tier_limit(who.tier),
+                caller=who,
             )
             return TokenOut.model_validate(token)
 

@@ -26,6 +26,9 @@ class ApiToken(IdMixin, TenantOwned, Timestamps, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The token that minted this one (None when made by the CLI, bootstrap or before 0021):
+    # revoking a token revokes its descendants.
+    parent_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
 
 
 class TokenUsage(TenantOwned, Base):

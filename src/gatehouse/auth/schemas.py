@@ -25,10 +25,16 @@ class TokenCreate(BaseModel):
     description: str = Field("", max_length=1000)
     scopes: list[str] = Field(min_length=1, max_length=50)
     expires_in_days: int | None = Field(
-        None, ge=1, le=3650, description="Days until expiry; default from settings."
+        None,
+        ge=1,
+        le=3650,
+        description="Days until expiry; default from settings. Never past the minting token's.",
     )
     rate_limit_per_minute: int | None = Field(
-        None, ge=1, description="Per-token budget, at most the tenant tier's."
+        None,
+        ge=1,
+        description="Per-token budget, at most the tenant tier's and the minting token's own "
+        "(inherited from it when absent).",
     )
 
     _scopes = field_validator("scopes")(_check_scopes)
@@ -64,6 +70,7 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     rate_limit_per_minute: int | None
+    parent_id: str | None = Field(None, description="The token that minted this one, if any.")
 
 
 class TokenCreated(TokenOut):

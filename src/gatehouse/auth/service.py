@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from gatehouse.audit import service as audit
 from gatehouse.audit.context import Actor
@@ -73,6 +74,26 @@ def _check_control(token: ApiToken, granted_by: frozenset[str] | None) -> None:
         raise Problem(403, "A token can only change or revoke tokens whose scopes it holds.")
 
 
+def _check_budget(wanted: int | None, tier_limit: int, parent: Principal | None) -> None:
+    if wanted is None:
+        return
+    if wanted > tier_limit:
+        raise Problem(422, f"rate_limit_per_minute may be at most the tier's {tier_limit}.")
+    if parent is not None and parent.rate_limit is not None and wanted > parent.rate_limit:
+        raise Problem(
+            403,
+            f"rate_limit_per_minute may be at most this token's own {parent.rate_limit}.",
+        )
+
+
+def _child_expiry(days: int, parent: Principal | None) -> datetime:
+    """Now plus `days`, but never past the minting token's own expiry."""
+    wanted = datetime.now(UTC) + timedelta(days=days)
+    if parent is not None and parent.expires_at is not None:
+        return min(wanted, parent.expires_at)
+    return wanted
+
+
 async def create_token(
     session: AsyncSession,
     actor: Actor,
@@ -82,11 +103,17 @@ async def create_token(
     granted_by: frozenset[str] | None,
     default_days: int,
     tier_limit: int,
+    parent: Principal | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret (the only time the secret exists)."""
+    """Create a token and return it with its secret (the only time the secret exists).
+
+    A token minted by another (`parent`) expires no later than it, is revoked with it, and has
+    a budget no larger than its own (its parent's when none is asked for)."""
     _check_grant(tenant_id, data.scopes, granted_by)
-    if data.rate_limit_per_minute and data.rate_limit_per_minute > tier_limit:
-        raise Problem(422, f"rate_limit_per_minute may be at most the tier's {tier_limit}.")
+    rate_limit = data.rate_limit_per_minute
+    if rate_limit is None and parent is not None:
+        rate_limit = parent.rate_limit
+    _check_budget(rate_limit, tier_limit, parent)
     secret = tokens.generate()
     days = data.expires_in_days or default_days
     token = TokenRepository(session, tenant_id).add(
@@ -97,8 +124,9 @@ async def create_token(
             token_hash=sha256_hex(secret),
             scopes=data.scopes,
             created_by=actor.actor,
-            expires_at=datetime.now(UTC) + timedelta(days=days),
-            rate_limit_per_minute=data.rate_limit_per_minute,
+            expires_at=_child_expiry(days, parent),
+            rate_limit_per_minute=rate_limit,
+            parent_id=parent.token_id if parent is not None else None,
         )
     )
     await session.flush()
@@ -140,8 +168,9 @@ async def update_token(
     *,
     granted_by: frozenset[str] | None,
     tier_limit: int,
+    caller: Principal | None = None,
 ) -> ApiToken:
-    """Change a token's name, description, scopes or budget."""
+    """Change a token's name, description, scopes or budget (never above the caller's own)."""
     token = await get_token(session, tenant_id, token_id)
     _check_control(token, granted_by)
     if token.revoked_at is not None:
@@ -151,8 +180,7 @@ async def update_token(
         _check_grant(tenant_id, data.scopes, granted_by)
         token.scopes = data.scopes
     if data.rate_limit_per_minute is not None:
-        if data.rate_limit_per_minute > tier_limit:
-            raise Problem(422, f"rate_limit_per_minute may be at most the tier's {tier_limit}.")
+        _check_budget(data.rate_limit_per_minute, tier_limit, caller)
         token.rate_limit_per_minute = data.rate_limit_per_minute
     if data.name is not None:
         token.name = data.name
@@ -174,23 +202,50 @@ async def revoke_token(
     *,
     granted_by: frozenset[str] | None = None,
 ) -> ApiToken:
-    """Revoke a token; it stops working with the next request."""
+    """Revoke a token and every token it minted, transitively; they stop with the next request."""
     token = await get_token(session, tenant_id, token_id)
     _check_control(token, granted_by)
-    if token.revoked_at is None:
-        before = snapshot(token)
-        token.revoked_at = datetime.now(UTC)
-        await session.flush()
-        await audit.record(
-            session, actor, "token.revoke", "token", token.id, before=before, after=snapshot(token)
-        )
-        gone = {
-            **_announced(token),
-            "revoked_at": token.revoked_at.isoformat(),
-            "revoked_by": actor.actor,
-        }
-        emit(session, tenant_id, "token.revoked", "token", token.id, gone)
+    await _revoke(session, actor, tenant_id, token, None)
+    for child, parent in await _descendants(session, tenant_id, token.id):
+        await _revoke(session, actor, tenant_id, child, parent)
     return token
+
+
+async def _descendants(
+    session: AsyncSession, tenant_id: str, root: str
+) -> list[tuple[ApiToken, str]]:
+    """Every token minted from `root`, directly or not, with its parent's id, parents first."""
+    repo = TokenRepository(session, tenant_id)
+    found: list[tuple[ApiToken, str]] = []
+    seen = {root}
+    frontier = [root]
+    while frontier:
+        stmt = repo.select().where(ApiToken.parent_id.in_(frontier)).order_by(ApiToken.id)
+        children = [t for t in (await session.execute(stmt)).scalars() if t.id not in seen]
+        seen.update(t.id for t in children)
+        found.extend((t, str(t.parent_id)) for t in children)
+        frontier = [t.id for t in children]
+    return found
+
+
+async def _revoke(
+    session: AsyncSession, actor: Actor, tenant_id: str, token: ApiToken, parent: str | None
+) -> None:
+    if token.revoked_at is not None:
+        return
+    before = snapshot(token)
+    token.revoked_at = datetime.now(UTC)
+    await session.flush()
+    after = {**snapshot(token), **({"revoked_with": parent} if parent else {})}
+    await audit.record(
+        session, actor, "token.revoke", "token", token.id, before=before, after=after
+    )
+    gone = {
+        **_announced(token),
+        "revoked_at": token.revoked_at.isoformat(),
+        "revoked_by": actor.actor,
+    }
+    emit(session, tenant_id, "token.revoked", "token", token.id, gone)
 
 
 async def revoke_all(session: AsyncSession, actor: Actor, tenant_id: str) -> int:
@@ -199,7 +254,8 @@ async def revoke_all(session: AsyncSession, actor: Actor, tenant_id: str) -> int
     live = (await session.execute(repo.select().where(ApiToken.revoked_at.is_(None)))).scalars()
     count = 0
     for token in live.all():
-        await revoke_token(session, actor, tenant_id, token.id)
+        if token.revoked_at is None:
+            await revoke_token(session, actor, tenant_id, token.id)
         count += 1
     return count
 
@@ -229,6 +285,8 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
         raise unauthorized("The token was revoked.")
     if token.expires_at is not None and token.expires_at <= now:
         raise unauthorized("The token has expired; create a new one.")
+    if await _ancestor_gone(session, token, now):
+        raise unauthorized("The token that minted this one was revoked or has expired.")
     if token.tenant_id != PLATFORM and status != "active":
         raise Problem(403, f"Tenant {token.tenant_id!r} is {status or 'gone'}.")
     return Principal(
@@ -239,6 +297,28 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
         rate_limit=token.rate_limit_per_minute,
         expires_at=token.expires_at,
     )
+
+
+async def _ancestor_gone(session: AsyncSession, token: ApiToken, now: datetime) -> bool:
+    """Whether any token up the minting chain is revoked or expired (one recursive query)."""
+    if token.parent_id is None:
+        return False
+    t = aliased(ApiToken)
+    up = (
+        select(ApiToken.id, ApiToken.parent_id, ApiToken.revoked_at, ApiToken.expires_at)
+        .where(ApiToken.tenant_id == token.tenant_id, ApiToken.id == token.parent_id)
+        .cte("ancestors", recursive=True)
+    )
+    up = up.union(
+        select(t.id, t.parent_id, t.revoked_at, t.expires_at)
+        .join(up, t.id == up.c.parent_id)
+        .where(t.tenant_id == token.tenant_id)
+    )
+    stmt = select(up.c.revoked_at, up.c.expires_at).execution_options(**{ALL_TENANTS: True})
+    for revoked_at, expires_at in (await session.execute(stmt)).all():
+        if revoked_at is not None or (expires_at is not None and expires_at <= now):
+            return True
+    return False
 
 
 def unauthorized(detail: str) -> Problem:

@@ -60,4 +60,8 @@ def _store(row: Connection, fresh: dict[str, str]) -> None:
     row.credentials = {f: fresh[context(row.tenant_id, row.id, f)] for f in row.credentials}
 
 
-register_sealed(SealedValues(Connection, _sealed, _store))
+def _destroy(row: Connection) -> None:
+    row.credentials = {}
+
+
+register_sealed(SealedValues(Connection, _sealed, _store, _destroy))

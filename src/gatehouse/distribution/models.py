@@ -106,6 +106,9 @@ def _store(row: SigningKey, fresh: dict[str, str]) -> None:
 
 register_sealed(
     SealedValues(
-        SigningKey, lambda row: {key_context(row.tenant_id, row.id): row.private_sealed}, _store
+        SigningKey,
+        lambda row: {key_context(row.tenant_id, row.id): row.private_sealed},
+        _store,
+        destroy=None,
     )
 )

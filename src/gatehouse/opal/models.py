@@ -90,4 +90,9 @@ def _store(row: OpalSettingsRow, fresh: dict[str, str]) -> None:
     row.fetch_token_sealed = fresh.get(token_context(row.tenant_id, "fetch"))
 
 
-register_sealed(SealedValues(OpalSettingsRow, _sealed, _store))
+def _destroy(row: OpalSettingsRow) -> None:
+    row.datasource_token_sealed = row.fetch_token_sealed = None
+    row.version += 1  # publishers forget the tokens they opened for the old version
+
+
+register_sealed(SealedValues(OpalSettingsRow, _sealed, _store, _destroy))

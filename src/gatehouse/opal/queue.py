@@ -13,6 +13,7 @@ from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.events.service import emit
 from gatehouse.opal.models import OpalPublish, OpalReport
+from gatehouse.tenants.status import runs_for
 
 WAITING = ("pending", "sending")
 
@@ -80,7 +81,8 @@ def _claimable(now: datetime) -> Select[OpalPublish]:
             or_(
                 and_(OpalPublish.status == "pending", OpalPublish.due_at <= now),
                 and_(OpalPublish.status == "sending", OpalPublish.lease_expires_at < now),
-            )
+            ),
+            runs_for(OpalPublish.tenant_id),
         )
         .order_by(OpalPublish.due_at)
         .limit(1)

@@ -18,6 +18,7 @@ from gatehouse.opal.models import OpalSettingsRow, token_context
 from gatehouse.opal.schemas import OpalSettings, OpalSettingsIn, OpalSettingsOut
 from gatehouse.secrets.keyring import KeyRing
 from gatehouse.secrets.service import hold_active_key, open_value
+from gatehouse.tenants.status import runs_for
 
 TOKENS_IN = frozenset({"datasource_token", "fetch_token"})
 # Where each token goes: the datasource token to the OPAL server; the fetch token inside every
@@ -153,7 +154,9 @@ async def opened(session: AsyncSession, ring: KeyRing, row: OpalSettingsRow) -> 
 
 
 async def enabled_tenants(session: AsyncSession) -> list[str]:
-    """Tenants whose settings turn publishing on."""
-    stmt = select(OpalSettingsRow.tenant_id, OpalSettingsRow.config)
+    """Active tenants whose settings turn publishing on."""
+    stmt = select(OpalSettingsRow.tenant_id, OpalSettingsRow.config).where(
+        runs_for(OpalSettingsRow.tenant_id)
+    )
     rows = await session.execute(stmt.execution_options(**{ALL_TENANTS: True}))
     return [tenant for tenant, config in rows if config.get("enabled")]

@@ -34,6 +34,8 @@ class SealedValues:
     model: type[Any]
     values: Callable[[Any], dict[str, str]]  # a row's ciphertexts by their sealing context
     store: Callable[[Any, dict[str, str]], None]  # put re-sealed ciphertexts back
+    # Drop a row's sealed values for good (its tenant was deleted); None: delete the row.
+    destroy: Callable[[Any], None] | None
 
 
 SEALED: list[SealedValues] = []
@@ -180,12 +182,37 @@ async def prune(session: AsyncSession, ring: KeyRing) -> list[str]:
     return doomed
 
 
+async def destroy_tenant(session: AsyncSession, tenant_id: str) -> dict[str, int]:
+    """Destroy every value a tenant has sealed (credentials, tokens, keys, secrets); how many
+    of each model's values went. The ciphertexts are gone, not just unreachable."""
+    import gatehouse.db.models  # noqa: F401 (every model module registers its sealed values)
+
+    counts: dict[str, int] = {}
+    for kind in SEALED:
+        stmt = select(kind.model).where(kind.model.tenant_id == tenant_id)
+        rows = (await session.execute(stmt.execution_options(**{ALL_TENANTS: True}))).scalars()
+        gone = 0
+        for row in rows.all():
+            gone += len(kind.values(row))
+            if kind.destroy is None:
+                await session.delete(row)
+            else:
+                kind.destroy(row)
+        if gone:
+            counts[kind.model.__tablename__] = gone
+    await session.flush()
+    return counts
+
+
 def _store_secret(row: Secret, fresh: dict[str, str]) -> None:
     row.ciphertext = fresh[context(row.tenant_id, row.name)]
 
 
 register_sealed(
     SealedValues(
-        Secret, lambda row: {context(row.tenant_id, row.name): row.ciphertext}, _store_secret
+        Secret,
+        lambda row: {context(row.tenant_id, row.name): row.ciphertext},
+        _store_secret,
+        destroy=None,
     )
 )

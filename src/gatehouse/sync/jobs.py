@@ -14,6 +14,7 @@ from gatehouse.sync.mapping import stream_transform
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.plan import Job, StreamPlan
 from gatehouse.sync.worker import JobCancelled, JobFactory, JobUnavailable
+from gatehouse.tenants.status import inactive
 
 
 def job_factory(ops: Connections) -> JobFactory:
@@ -27,6 +28,8 @@ def job_factory(ops: Connections) -> JobFactory:
             )
         actor = Actor(run.tenant_id, f"sync:{run.id}")
         async with ops.db.transaction() as session:
+            if await inactive(session, [run.tenant_id]):  # suspended or deleted since queued
+                raise JobCancelled(f"tenant {run.tenant_id!r} is not active")
             try:
                 row = await service.get_connection(session, run.tenant_id, run.connection_id)
             except Problem:

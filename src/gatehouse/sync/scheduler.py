@@ -25,6 +25,7 @@ from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
 from gatehouse.sync import runs
 from gatehouse.sync.models import SyncRun, SyncSchedule
+from gatehouse.tenants.status import inactive
 
 MIN_INTERVAL = 60  # seconds; shorter schedules would hammer sources
 
@@ -174,8 +175,8 @@ async def _paused(session: AsyncSession, rows: Sequence[SyncSchedule]) -> set[st
 async def fire_due(db: Database, limit: int = 50) -> list[str]:
     """Queue a run for every due schedule; returns the queued run ids.
 
-    The slot of a paused connection is consumed without a run: it does not wait to fire
-    when the connection is resumed.
+    The slot of a paused connection, or of a suspended or deleted tenant, is consumed without
+    a run: it does not wait to fire when the connection or tenant is resumed.
     """
     now = datetime.now(UTC)
     queued: list[str] = []
@@ -194,10 +195,11 @@ async def fire_due(db: Database, limit: int = 50) -> list[str]:
             stmt = stmt.with_for_update(skip_locked=True)
         due = (await session.execute(stmt)).scalars().all()
         paused = await _paused(session, due)
+        halted = await inactive(session, {r.tenant_id for r in due})
         for row in due:
             spec = spec_of(row)
             row.next_run_at, missed = following(spec, row.next_run_at or now, now)
-            if f"{row.tenant_id}/{row.connection_id}" in paused:
+            if f"{row.tenant_id}/{row.connection_id}" in paused or row.tenant_id in halted:
                 continue
             row.last_fired_at = now
             try:

@@ -13,6 +13,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.auth import service as tokens
 from gatehouse.kit.pagination import MAX_LIMIT
 from gatehouse.kit.problems import Problem
+from gatehouse.tenants import lifecycle
 from gatehouse.tenants.models import Tenant
 from gatehouse.tenants.schemas import TenantCreate, TenantUpdate
 
@@ -60,25 +61,37 @@ async def update_tenant(
         tenant.name = data.name
     if data.tier is not None:
         tenant.tier = data.tier.value
+    halted = 0
     if data.status is not None:
+        if data.status.value != tenant.status and data.status.value != "active":
+            halted = await lifecycle.halt(session, tenant_id, data.status.value)
         tenant.status = data.status.value
     if data.settings is not None:
         tenant.settings = data.settings
     await session.flush()
     await audit.record(
-        session, actor, "tenant.update", "tenant", tenant.id, before=before, after=snapshot(tenant)
+        session,
+        actor,
+        "tenant.update",
+        "tenant",
+        tenant.id,
+        before=before,
+        after={**snapshot(tenant), **({"sync_runs_cancelled": halted} if halted else {})},
     )
     return tenant
 
 
 async def delete_tenant(session: AsyncSession, actor: Actor, tenant_id: str) -> None:
-    """Mark a tenant deleted and revoke all its tokens; its id stays reserved."""
+    """Mark a tenant deleted, revoke all its tokens, stop its background work and destroy its
+    sealed credentials; its id stays reserved."""
     tenant = await get_tenant(session, tenant_id)
     before = snapshot(tenant)
     tenant.status = "deleted"
     revoked = await tokens.revoke_all(session, actor, tenant_id)
+    cancelled = await lifecycle.halt(session, tenant_id, "deleted")
+    await lifecycle.retire(session, actor, tenant_id)
     await session.flush()
-    after = {**snapshot(tenant), "tokens_revoked": revoked}
+    after = {**snapshot(tenant), "tokens_revoked": revoked, "sync_runs_cancelled": cancelled}
     await audit.record(
         session, actor, "tenant.delete", "tenant", tenant.id, before=before, after=after
     )

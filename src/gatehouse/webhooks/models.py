@@ -112,9 +112,15 @@ def _sealed(row: WebhookEndpoint) -> dict[str, str]:
 
 
 def _store(row: WebhookEndpoint, fresh: dict[str, str]) -> None:
-    row.secret_sealed = fresh[secret_context(row.tenant_id, row.id, "current")]
+    row.secret_sealed = fresh.get(secret_context(row.tenant_id, row.id, "current"), "")
     row.previous_secret_sealed = fresh.get(secret_context(row.tenant_id, row.id, "previous"))
     row.headers_sealed = fresh.get(secret_context(row.tenant_id, row.id, "headers"))
 
 
-register_sealed(SealedValues(WebhookEndpoint, _sealed, _store))
+def _destroy(row: WebhookEndpoint) -> None:
+    row.secret_sealed = ""  # required: empty means destroyed (the endpoint cannot sign again)
+    row.previous_secret_sealed = row.headers_sealed = None
+    row.previous_secret_until = None
+
+
+register_sealed(SealedValues(WebhookEndpoint, _sealed, _store, _destroy))

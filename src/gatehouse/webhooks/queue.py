@@ -32,6 +32,7 @@ from gatehouse.audit.context import Actor
 from gatehouse.db.engine import Database
 from gatehouse.db.tenancy import ALL_TENANTS, TENANT
 from gatehouse.kit.problems import Problem
+from gatehouse.tenants.status import runs_for
 from gatehouse.webhooks.models import WebhookAttempt, WebhookDelivery
 
 JITTER = 0.2
@@ -75,6 +76,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
             and_(d.status == "sending", d.lease_expires_at < now),
         ),
         or_(d.ordered.is_(False), ~waiting),
+        runs_for(d.tenant_id),  # a suspended tenant's deliveries wait; a deleted one's failed
     )
 
 

@@ -46,4 +46,9 @@ def _store(row: DecisionConfig, fresh: dict[str, str]) -> None:
     }
 
 
-register_sealed(SealedValues(DecisionConfig, _sealed, _store))
+def _destroy(row: DecisionConfig) -> None:
+    row.credentials = {}
+    row.version += 1  # routers reload it without the secrets
+
+
+register_sealed(SealedValues(DecisionConfig, _sealed, _store, _destroy))

@@ -138,8 +138,8 @@ class DecisionRouter:
             async with self.db.transaction(write=False) as session:
                 row = await find(session, tenant_id)
                 tenant = await session.get(Tenant, tenant_id)
-                if tenant is None or tenant.status == "deleted":
-                    row = None  # a deleted tenant's endpoints are no longer checked
+                if tenant is None or tenant.status != "active":
+                    row = None  # a suspended or deleted tenant's endpoints are not checked
                 routing = await routing_of(session, row, self.keys()) if row else None
             await self._install(tenant_id, routing)
 
@@ -149,7 +149,7 @@ class DecisionRouter:
         stmt = (
             select(DecisionConfig.tenant_id, DecisionConfig.version)
             .join(Tenant, Tenant.id == DecisionConfig.tenant_id)
-            .where(Tenant.status != "deleted")
+            .where(Tenant.status == "active")
             .execution_options(**{ALL_TENANTS: True})
         )
         async with self.db.transaction(write=False) as session:
