@@ -179,6 +179,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         usage_flush_seconds=0.05,
         worker_in_process=False,  # tests run workers where they test them
+        # In process: each child costs a spawn per app; tests/decisions/test_isolated.py and
+        # test_runaway.py test the default (child processes), against a real server too.
+        decisions_processes=0,
         _env_file=None,  # type: ignore[call-arg]
     )
 

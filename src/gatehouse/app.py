@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, configure_logging: bool = True) -> FastAPI
         await open_services(svc)
         svc.usage.start()
         svc.decision_log.start()
+        svc.engines.start()  # the evaluator children, warm before the first decision
         # Everything built so far lives as long as the process: keep it out of GC scans.
         gc.collect()
         gc.freeze()

@@ -225,26 +225,29 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=64,
-        description="Evaluation threads of the embedded engines (each owns its engine copies); "
-        "0 (the default) evaluates on the event loop's thread: regorus holds the GIL while it "
-        "evaluates or loads data, so threads only add a hand-off (docs/decisions-engine.md).",
+        description="With GATEHOUSE_DECISIONS_PROCESSES=0 only: evaluation threads of the "
+        "embedded engines (each owns its engine copies); 0 evaluates on the event loop's "
+        "thread: regorus holds the GIL while it evaluates or loads data, so threads only add a "
+        "hand-off (docs/decisions-engine.md).",
     )
     decisions_processes: int = Field(
-        0,
+        2,
         ge=0,
         le=64,
-        description="Evaluate in this many child processes instead of in the server's "
-        "(overrides threads): an evaluation past the time limit is stopped by killing its "
-        "child, so a policy that loops cannot stall the server; each decision then costs a "
-        "pipe round trip and each child holds its own engine copies (docs/decisions-engine.md).",
+        description="Evaluate in this many warm child processes (the default, 2): an "
+        "evaluation past the time limit is stopped by killing its child, which is replaced at "
+        "once, so a policy that loops cannot stall the server or other tenants. 0 evaluates in "
+        "the server's process, faster but unsafe: there the time limit is only checked after "
+        "an evaluation returns, and a looping policy stalls every request until it does "
+        "(docs/decisions-engine.md).",
     )
     decisions_time_limit_ms: int = Field(
         1000,
         ge=1,
         le=600_000,
-        description="An evaluation that takes longer is answered with an error. In process, "
-        "regorus cannot be interrupted, so the limit is checked when it returns; with "
-        "GATEHOUSE_DECISIONS_PROCESSES the evaluation is stopped at the limit.",
+        description="An evaluation that takes longer is stopped and answered with "
+        "`eval_cancel_error`. With GATEHOUSE_DECISIONS_PROCESSES=0 regorus cannot be "
+        "interrupted, so the limit is only checked when the evaluation returns.",
     )
     decisions_max_input_depth: int = Field(
         64, ge=2, le=1000, description="Deepest nesting of a /v1/data input."

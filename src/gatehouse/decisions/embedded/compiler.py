@@ -10,15 +10,11 @@ import orjson
 import regorus
 
 from gatehouse.decisions import opa
+from gatehouse.decisions.embedded.worker import clean
 
 LOCATION = re.compile(r"-->\s*(?P<file>.*?):(?P<row>\d+):(?P<col>\d+)")
 PACKAGE = re.compile(r"^\s*package\s+([^\s#]+)", re.MULTILINE)
 COMPILE_MESSAGE = "error(s) occurred while compiling module(s)"
-
-
-def clean(message: str) -> str:
-    """A regorus message without the Rust backtrace anyhow may append."""
-    return message.split("\n\nStack backtrace:")[0].strip("\n")
 
 
 def parse_error(message: str) -> dict[str, Any]:

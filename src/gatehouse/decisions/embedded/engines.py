@@ -70,8 +70,9 @@ class EmbeddedEngines:
         rebuild_spacing: float = 1.0,
     ) -> None:
         self.db, self.distribution = db, distribution
-        # threads=0: evaluate on the event loop's own thread (regorus holds the GIL anyway);
-        # processes>0: in child processes, stopped at the time limit (isolated.py).
+        # processes>0 (the server's default): in child processes, stopped at the time limit
+        # (isolated.py); else threads=0 evaluates on the event loop's own thread (regorus holds
+        # the GIL anyway), where the limit is only checked after the evaluation returns.
         self.inline = threads == 0 and processes == 0
         self.workers: list[Worker | ProcessWorker]
         if processes:
@@ -86,6 +87,12 @@ class EmbeddedEngines:
         self.loading: dict[str, asyncio.Lock] = {}
         self.generation = 0
         self.stopping = False
+
+    def start(self) -> None:
+        """Start the child processes now (in the background), so decisions find them warm."""
+        for worker in self.workers:
+            if isinstance(worker, ProcessWorker):
+                worker.start()
 
     async def evaluate(self, tenant_id: str, path: str, input: Any) -> Decision:
         """The value of `data.<path>` for `input` in the tenant's engine."""
@@ -111,7 +118,7 @@ class EmbeddedEngines:
         self, src: Sources, rule: str | None, query: str, input: Any
     ) -> Outcome | EvaluationError:
         """Evaluate on the least busy worker thread."""
-        worker = min(self.workers, key=lambda w: w.busy)
+        worker = min(self.workers, key=lambda w: w.busy + w.replacing)
         worker.busy += 1
         try:
             future = worker.submit(worker.evaluate, src, rule, query, input, self.limit_ns)

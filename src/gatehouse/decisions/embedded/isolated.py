@@ -1,11 +1,11 @@
-"""Evaluation in child processes, so that a policy that loops is stopped at the time limit.
+"""Evaluation in child processes (the default), so that a policy that loops is stopped at the limit.
 
 regorus holds the GIL while it evaluates and cannot be interrupted: in process, a policy that
-loops stops the whole server until it returns. With `GATEHOUSE_DECISIONS_PROCESSES=N` each
-worker is a child process instead (one engine copy each): the parent waits at most the time
-limit, then kills the child, answers `eval_cancel_error`, and the next evaluation starts a new
-child, which builds the tenant's engine again. The price is a pipe round trip per decision and a
-copy of each tenant's engines per child (docs/decisions-engine.md).
+loops stops the whole server until it returns. So each worker is a child process (one engine copy
+each; `GATEHOUSE_DECISIONS_PROCESSES`, 2 by default): the parent waits at most the time limit,
+then kills the child, answers `eval_cancel_error`, and starts a replacement at once, which loads
+the generations the old one held before it takes the next evaluation. The price is a pipe round
+trip per decision and a copy of each tenant's engines per child (docs/decisions-engine.md).
 """
 
 from __future__ import annotations
@@ -21,41 +21,16 @@ import orjson
 import structlog
 
 from gatehouse.decisions.cache.keys import encoded
+from gatehouse.decisions.embedded.child import serve
 from gatehouse.decisions.embedded.sources import Sources
-from gatehouse.decisions.embedded.worker import Outcome, Worker
+from gatehouse.decisions.embedded.worker import Outcome
 from gatehouse.decisions.types import EvaluationError
 
 SPAWN = multiprocessing.get_context("spawn")  # never fork a process with threads and a loop
 GRACE_SECONDS = 0.05  # the pipe's round trip on top of the time limit
 LOAD_SECONDS = 600.0  # building an engine (a large document) has no evaluation time limit
+START_SECONDS = 120.0  # a child that has not answered its first message by then is replaced
 log = structlog.get_logger("gatehouse.decisions")
-
-
-def serve(conn: Connection) -> None:
-    """The child: build generations and evaluate them until the pipe closes."""
-    worker = Worker("gatehouse-rego-child", inline=True)
-    sources: dict[str, Sources] = {}
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message[0] == "load":
-            src: Sources = message[1]
-            held = sources.get(src.tenant)
-            if not src.data_json and held is not None:  # same document: not shipped again
-                src = replace(src, data_json=held.data_json)
-            error = worker.warm(src)
-            if error is None:
-                sources[src.tenant] = src
-            conn.send(error)
-        else:
-            _, tenant, rule, query, raw, limit_ns = message
-            out = worker.evaluate_json(sources[tenant], rule, query, raw, limit_ns)
-            if isinstance(out, EvaluationError):
-                conn.send(("error", out.code, out.message, out.status))
-            else:
-                conn.send(("ok", out.defined, out.result, out.eval_ns))
 
 
 class ProcessWorker:
@@ -64,23 +39,39 @@ class ProcessWorker:
     def __init__(self, name: str) -> None:
         self.name = name
         self.pool = ThreadPoolExecutor(1, thread_name_prefix=name)
-        self.busy = 0
+        self.busy = 0  # evaluations queued or running (changed on the loop's thread)
+        self.replacing = 0  # a replacement child being started (changed on the worker's)
         self.child: BaseProcess | None = None
         self.conn: Connection | None = None
         # What the child holds: tenant → (generation, document key).
         self.loaded: dict[str, tuple[int, str]] = {}
+        # The newest generation of each tenant given to this worker (a replacement loads them).
+        self.recent: dict[str, Sources] = {}
         self.restarts = 0
 
     def submit(self, fn: Any, *args: Any) -> Future[Any]:
         """Run `fn(*args)` on this worker's thread."""
         return self.pool.submit(fn, *args)
 
-    def _start(self) -> Connection:
+    def start(self) -> Future[Any]:
+        """Start the child now (on the worker's thread), so the first decision finds it warm."""
+        return self.pool.submit(self._ready)
+
+    def _ready(self) -> Connection:
+        """The pipe to a live child (started, and answering, when needed)."""
+        conn = self.conn
+        if conn is not None and self.child is not None and self.child.is_alive():
+            return conn
+        self._kill()
         mine, theirs = SPAWN.Pipe()
         child = SPAWN.Process(target=serve, args=(theirs,), name=self.name, daemon=True)
         child.start()
         theirs.close()
         self.child, self.conn, self.loaded = child, mine, {}
+        mine.send(("ping",))
+        if not mine.poll(START_SECONDS) or mine.recv() != "pong":
+            self._kill()
+            raise OSError("the evaluator process did not start")
         return mine
 
     def _kill(self) -> None:
@@ -93,10 +84,7 @@ class ProcessWorker:
 
     def _load(self, src: Sources) -> tuple[Connection, str | None]:
         """The pipe to a child holding the generation (started and loaded when needed)."""
-        conn = self.conn
-        if conn is None or self.child is None or not self.child.is_alive():
-            self._kill()
-            conn = self._start()
+        conn = self._ready()
         have = self.loaded.get(src.tenant)
         if have is not None and have[0] >= src.number:
             return conn, None
@@ -108,6 +96,9 @@ class ProcessWorker:
         error: str | None = conn.recv()
         if error is None:
             self.loaded[src.tenant] = (src.number, src.data_key)
+            newest = self.recent.get(src.tenant)
+            if newest is None or newest.number <= src.number:
+                self.recent[src.tenant] = src
         return conn, error
 
     def warm(self, src: Sources) -> str | None:
@@ -118,10 +109,20 @@ class ProcessWorker:
             self._kill()
             return f"the evaluator process failed: {exc}"
 
+    def _replace(self) -> None:
+        """A new child holding what the killed one held (so no tenant waits for a load)."""
+        try:
+            self._ready()
+            for src in list(self.recent.values()):
+                self._load(src)
+        except (OSError, EOFError) as exc:
+            self._kill()  # the next evaluation starts one again
+            log.warning("could not replace an evaluator process", error=str(exc))
+
     def evaluate(
         self, src: Sources, rule: str | None, query: str, input: Any, limit_ns: int
     ) -> Outcome | EvaluationError:
-        """The child's answer, or `eval_cancel_error` (and a killed child) past the limit."""
+        """The child's answer, or `eval_cancel_error` (and a replaced child) past the limit."""
         try:
             raw = encoded(input if input is not None else {})
         except orjson.JSONEncodeError as exc:
@@ -134,6 +135,8 @@ class ProcessWorker:
             if not conn.poll(limit_ns / 1e9 + GRACE_SECONDS):
                 self._kill()
                 self.restarts += 1
+                self.replacing += 1  # counts as work queued here until it is done
+                self.pool.submit(self._replace).add_done_callback(self._replaced)
                 log.warning("evaluation stopped at the time limit", tenant=src.tenant)
                 return EvaluationError(
                     "eval_cancel_error",
@@ -147,6 +150,9 @@ class ProcessWorker:
         if reply[0] == "error":
             return EvaluationError(reply[1], reply[2], reply[3])
         return Outcome(reply[1], reply[2], reply[3])
+
+    def _replaced(self, _: Future[None]) -> None:
+        self.replacing -= 1
 
     def stop(self) -> None:
         """Stop the child (after queued work) and the thread."""

@@ -17,11 +17,15 @@ import orjson
 import regorus
 
 from gatehouse.decisions.cache.keys import encoded
-from gatehouse.decisions.embedded.compiler import clean
 from gatehouse.decisions.embedded.sources import Sources
 from gatehouse.decisions.types import EvaluationError
 
 CONTAINERS = (dict, list, set, frozenset)
+
+
+def clean(message: str) -> str:
+    """A regorus message without the Rust backtrace anyhow may append."""
+    return message.split("\n\nStack backtrace:")[0].strip("\n")
 
 
 def plain(value: Any) -> Any:
@@ -70,6 +74,7 @@ class Worker:
         self.pool = None if inline else ThreadPoolExecutor(1, thread_name_prefix=name)
         self.held: dict[str, Held] = {}  # touched only on the worker's thread
         self.busy = 0  # evaluations queued or running (read on the loop to pick a worker)
+        self.replacing = 0  # as ProcessWorker's (a thread is never replaced)
 
     def submit(self, fn: Any, *args: Any) -> Future[Any]:
         """Run `fn(*args)` on this worker's thread (at once, when inline)."""
