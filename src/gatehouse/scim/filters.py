@@ -12,6 +12,10 @@ from scim2_filter_parser.parser import SCIMParser
 from gatehouse.kit.problems import Problem
 
 MAX_LENGTH = 4096
+MAX_DEPTH = 32  # nested parentheses and value paths
+MAX_TERMS = 100  # comparisons and presence tests joined by and / or
+OPENING = frozenset({"LPAREN", "LBRACKET"})
+CLOSING = frozenset({"RPAREN", "RBRACKET"})
 OPERATORS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 CORE_URNS = frozenset(
     {
@@ -98,9 +102,12 @@ def parse(text: str) -> Node:
     if len(text) > MAX_LENGTH:
         raise invalid(f"Filters are limited to {MAX_LENGTH} characters.")
     try:
-        tree = SCIMParser().parse(iter(_tokens(text)))
+        tokens = _tokens(text)
     except ValueError as exc:  # the lexer: an illegal character
         raise invalid(f"The filter {text!r} is not valid: {exc}.") from None
+    _bounded(tokens)
+    try:
+        tree = SCIMParser().parse(iter(tokens))
     except Exception as exc:  # the parser: SCIMParserError and friends
         near = getattr(exc, "args", [""])[0].partition("value=")[2].partition(",")[0]
         where = f" near {near}" if near else " (it ends too early)"
@@ -108,6 +115,24 @@ def parse(text: str) -> Node:
     if tree is None:
         raise invalid("The filter is empty.")
     return _node(tree)
+
+
+def _bounded(tokens: list[Any]) -> None:
+    """400 invalidFilter for nesting deeper than MAX_DEPTH or more than MAX_TERMS terms."""
+    depth = deepest = 0
+    terms = 1
+    for token in tokens:
+        if token.type in OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.type in CLOSING:
+            depth -= 1
+        elif token.type in ("AND", "OR"):
+            terms += 1
+    if deepest > MAX_DEPTH:
+        raise invalid(f"Filters may nest parentheses and brackets at most {MAX_DEPTH} deep.")
+    if terms > MAX_TERMS:
+        raise invalid(f"Filters may join at most {MAX_TERMS} terms with and / or.")
 
 
 def _tokens(text: str) -> list[Any]:
