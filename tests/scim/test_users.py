@@ -34,8 +34,8 @@ async def stored(scim: Scim, ident: str) -> Identity:
         return found
 
 
-def bjensen() -> Any:
-    """Barbara Jensen with core and enterprise attributes."""
+def bjensen(boss: str) -> Any:
+    """Barbara Jensen with core and enterprise attributes; `boss` is her manager's id."""
     user = FULL(
         user_name="bjensen@example.com",
         external_id="okta-00u1",
@@ -55,7 +55,7 @@ def bjensen() -> Any:
         organization="Universal Studios",
         cost_center="4130",
         division="Theme Park",
-        manager=Manager(value="boss-id", ref="https://example.com/scim/v2/Users/boss-id"),
+        manager=Manager(value=boss, ref=f"https://example.com/scim/v2/Users/{boss}"),
     )
     return user
 
@@ -63,7 +63,8 @@ def bjensen() -> Any:
 async def test_create_read_replace_delete(scim: Scim) -> None:
     """The full life of a user, as scim2-client drives it, and what the store holds."""
     client = scim.client
-    created = await client.create(bjensen())
+    boss = (await scim.user("boss@example.com"))["id"]
+    created = await client.create(bjensen(boss))
     assert created.id and created.meta is not None
     assert created.meta.version == 'W/"1"'
     assert created.meta.location.endswith(f"/scim/v2/Users/{created.id}")
@@ -80,7 +81,7 @@ async def test_create_read_replace_delete(scim: Scim) -> None:
         "Tour Operations",
         "Universal Studios",
     )
-    assert (row.cost_center, row.manager_id, row.title) == ("4130", "boss-id", "Tour Guide")
+    assert (row.cost_center, row.manager_id, row.title) == ("4130", boss, "Tour Guide")
     assert row.attributes["division"] == "Theme Park"
     assert [e["value"] for e in row.attributes["emails"]] == [
         "babs@home.example",
@@ -90,7 +91,7 @@ async def test_create_read_replace_delete(scim: Scim) -> None:
 
     fetched = await client.query(FULL, created.id)
     assert fetched.model_dump() == created.model_dump()
-    assert fetched[EnterpriseUser].manager.value == "boss-id"
+    assert fetched[EnterpriseUser].manager.value == boss
 
     fetched.title = "Chief Guide"
     fetched[EnterpriseUser].department = "Management"

@@ -5,7 +5,7 @@ single-resource routes and commits or rolls back on its own, so a failed operati
 nothing behind and the ones before it stay done.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -18,8 +18,16 @@ from gatehouse.auth.principal import Principal
 from gatehouse.kit.problems import Problem
 from gatehouse.scim import bulkids
 from gatehouse.scim.errors import document
-from gatehouse.scim.http import ScimResponse, base_url, etag, read_json, read_object, scim_json
-from gatehouse.scim.openapi import BODY, documented
+from gatehouse.scim.http import (
+    ScimResponse,
+    base_url,
+    etag,
+    known_fields,
+    read_json,
+    read_object,
+    scim_json,
+)
+from gatehouse.scim.openapi import BULK_SCHEMA, body, documented
 from gatehouse.scim.operations import METHODS, Written, perform
 from gatehouse.scim.resources import ResourceKind
 from gatehouse.services import Services
@@ -53,23 +61,9 @@ class Job:
     operations: list[Operation]
 
 
-def _fields(doc: dict[str, Any], names: Iterable[str], what: str) -> dict[str, Any]:
-    """An object's attributes by their canonical names (SCIM names ignore case); 400 for
-    attributes it does not take."""
-    canonical = {name.lower(): name for name in names}
-    unknown = sorted(key for key in doc if key.lower() not in canonical)
-    if unknown:
-        raise Problem(
-            400,
-            f"{what} does not take {', '.join(unknown)}; it takes {', '.join(canonical.values())}.",
-            scim_type="invalidSyntax",
-        )
-    return {canonical[key.lower()]: value for key, value in doc.items()}
-
-
 def read(payload: Any, kinds: Mapping[str, ResourceKind], max_operations: int) -> Job:
     """A BulkRequest body, checked as a whole; an operation's own faults stay with it."""
-    doc = _fields(read_object(payload), REQUEST_FIELDS, "A BulkRequest")
+    doc = known_fields(read_object(payload), REQUEST_FIELDS, "A BulkRequest")
     schemas = doc.get("schemas")
     if not isinstance(schemas, list) or [str(s).lower() for s in schemas] != [BULK_REQUEST.lower()]:
         raise Problem(
@@ -116,7 +110,7 @@ def _operation(raw: dict[str, Any], kinds: Mapping[str, ResourceKind]) -> Operat
     bulk_id = next((v for k, v in raw.items() if k.lower() == "bulkid"), None)
     op = Operation(bulk_id=bulk_id if isinstance(bulk_id, str) and bulk_id else None)
     try:
-        fields = _fields(raw, OPERATION_FIELDS, "An operation")
+        fields = known_fields(raw, OPERATION_FIELDS, "An operation")
         method = fields.get("method")
         if not isinstance(method, str) or method.upper() not in METHODS:
             raise Problem(
@@ -269,7 +263,7 @@ def bulk_router(svc: Services, kinds: Mapping[str, ResourceKind]) -> APIRouter:
     @router.post(
         "/Bulk",
         responses=documented(200, 400, 413),
-        openapi_extra=BODY,
+        openapi_extra=body(BULK_SCHEMA),
         summary="Run many operations",
     )
     async def bulk(request: Request, who: Writer) -> Response:

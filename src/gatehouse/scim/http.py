@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -87,3 +88,17 @@ def read_object(payload: Any) -> dict[str, Any]:
 def base_url(request: Request) -> str:
     """The absolute URL of the SCIM service for this request."""
     return str(request.base_url).rstrip("/") + PREFIX
+
+
+def known_fields(doc: dict[str, Any], names: Iterable[str], what: str) -> dict[str, Any]:
+    """An object's members by their canonical names (SCIM names ignore case); 400
+    invalidSyntax for members it does not take."""
+    canonical = {name.lower(): name for name in names}
+    unknown = sorted(key for key in doc if key.lower() not in canonical)
+    if unknown:
+        raise Problem(
+            400,
+            f"{what} does not take {', '.join(unknown)}; it takes {', '.join(canonical.values())}.",
+            scim_type="invalidSyntax",
+        )
+    return {canonical[key.lower()]: value for key, value in doc.items()}

@@ -11,6 +11,7 @@ from scim2_models import Context, PatchOp, Resource, SCIMException, ScimPolicy
 
 from gatehouse.kit.problems import Problem
 from gatehouse.scim.errors import from_scim, from_validation
+from gatehouse.scim.http import known_fields
 from gatehouse.scim.mapping import manager_value
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -25,7 +26,7 @@ MEMBER_FILTER = re.compile(r'^\s*members\s*\[\s*value\s+eq\s+"([^"]*)"\s*\]\s*$'
 
 def operations(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """The operations of a PatchOp body, or 400."""
-    ops = next((v for k, v in payload.items() if k.lower() == "operations"), None)
+    ops = known_fields(payload, ("schemas", "Operations"), "A PatchOp").get("Operations")
     if not isinstance(ops, list) or not ops or not all(isinstance(op, dict) for op in ops):
         raise Problem(
             400,

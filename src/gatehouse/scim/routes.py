@@ -16,18 +16,35 @@ from gatehouse.scim.http import (
     ScimResponse,
     base_url,
     etag,
+    known_fields,
     not_modified,
     read_json,
     read_object,
     scim_json,
 )
 from gatehouse.scim.listing import ListQuery, window
-from gatehouse.scim.openapi import BODY, documented
+from gatehouse.scim.openapi import (
+    PATCH_SCHEMA,
+    SEARCH_SCHEMA,
+    body,
+    documented,
+    resource_schema,
+)
 from gatehouse.scim.operations import perform
 from gatehouse.scim.resources import Found, ResourceKind
 from gatehouse.services import Services
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_FIELDS = (
+    "schemas",
+    "attributes",
+    "excludedAttributes",
+    "filter",
+    "sortBy",
+    "sortOrder",
+    "startIndex",
+    "count",
+)
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 Attributes = Annotated[
@@ -82,6 +99,7 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
     Reader = Annotated[Principal, Depends(authenticator(svc, "scim:read"))]
     Writer = Annotated[Principal, Depends(authenticator(svc, "scim:write"))]
     label = kind.name.lower()
+    resource_body = body(resource_schema(str(kind.model.__schema__)))
 
     async def listing(request: Request, who: Principal, search: dict[str, Any]) -> Response:
         text = search.get("filter")
@@ -139,11 +157,14 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
         return await listing(request, who, search)
 
     @router.post(
-        "/.search", responses=documented(200, 400), openapi_extra=BODY, summary=f"Search {label}s"
+        "/.search",
+        responses=documented(200, 400),
+        openapi_extra=body(SEARCH_SCHEMA),
+        summary=f"Search {label}s",
     )
     async def search_resources(request: Request, who: Reader) -> Response:
         """Query with a SearchRequest body (RFC 7644 §3.4.3)."""
-        body = read_object(await read_json(request))
+        body = known_fields(read_object(await read_json(request)), SEARCH_FIELDS, "A SearchRequest")
         return await listing(request, who, body)
 
     async def write(
@@ -155,7 +176,9 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
             return Response(status_code=done.status)
         return one(done.found, done.status)
 
-    @router.post("", responses=documented(201, 400, 409), openapi_extra=BODY, status_code=201)
+    @router.post(
+        "", responses=documented(201, 400, 409), openapi_extra=resource_body, status_code=201
+    )
     async def create_resource(request: Request, who: Writer) -> Response:
         """Create a resource; the response carries Location and ETag."""
         return await write(request, who, "POST", "", None)
@@ -179,14 +202,18 @@ def resource_router(svc: Services, kind: ResourceKind) -> APIRouter:
             return Response(status_code=304, headers={"ETag": etag(found.version)})
         return one(found, params=params)
 
-    @router.put("/{ident}", responses=documented(200, 400, 404, 409, 412), openapi_extra=BODY)
+    @router.put(
+        "/{ident}", responses=documented(200, 400, 404, 409, 412), openapi_extra=resource_body
+    )
     async def replace_resource(
         ident: str, request: Request, who: Writer, if_match: IfMatch = None
     ) -> Response:
         """Replace a resource; If-Match with a stale ETag answers 412."""
         return await write(request, who, "PUT", ident, if_match)
 
-    @router.patch("/{ident}", responses=documented(200, 400, 404, 409, 412), openapi_extra=BODY)
+    @router.patch(
+        "/{ident}", responses=documented(200, 400, 404, 409, 412), openapi_extra=body(PATCH_SCHEMA)
+    )
     async def patch_resource(
         ident: str, request: Request, who: Writer, if_match: IfMatch = None
     ) -> Response:

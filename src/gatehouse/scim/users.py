@@ -22,6 +22,7 @@ from gatehouse.scim.attributes import USER_ATTRIBUTES, USER_SORT
 from gatehouse.scim.errors import from_scim, from_validation
 from gatehouse.scim.http import check_if_match
 from gatehouse.scim.listing import ListQuery, page
+from gatehouse.scim.managers import check_manager
 from gatehouse.scim.mapping import normalize_user, user_model
 from gatehouse.scim.resources import SOURCE, Found
 from gatehouse.scim.schema import USER
@@ -100,7 +101,9 @@ class Users:
         """Create a user (201), or link it to the identity correlation finds; a taken userName
         is 409 uniqueness."""
         user = parse_user(payload, Context.RESOURCE_CREATION_REQUEST, base)
-        identity = await provisioning.provision(session, actor, SOURCE, statement(user, True))
+        stated = statement(user, True)
+        await check_manager(session, actor.tenant_id, stated)
+        identity = await provisioning.provision(session, actor, SOURCE, stated)
         return await self._found(session, identity, base)
 
     async def replace(
@@ -152,6 +155,7 @@ class Users:
         base: str,
     ) -> Found:
         """Merge what the IdP states by the tenant's precedence (what it loses is a conflict)."""
+        await check_manager(session, actor.tenant_id, stated, identity.manager_id)
         identity = await provisioning.restate(
             session, actor, SOURCE, identity, stated, expected_version=identity.version, nulls=nulls
         )
