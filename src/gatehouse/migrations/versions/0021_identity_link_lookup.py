@@ -3,7 +3,7 @@
 Subject enrichment looks up the ids sources linked (a PEP knows its IdP's id, not Gatehouse's
 source name); the primary key starts with the source, so an index on (tenant, external id).
 
-Revision ID: 0021_identity_link_lookup
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-07 23:20:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021_identity_link_lookup"
+revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

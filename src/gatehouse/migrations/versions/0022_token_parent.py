@@ -3,8 +3,8 @@
 A token minted through the API records its parent, so that revoking the parent revokes its
 descendants and a child never outlives its parent.
 
-Revision ID: 0021_token_parent
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-07 23:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_token_parent"
-down_revision: str | None = "0020"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@
 Each batch of a sync records the members it moved in the batch's transaction, so a resumed
 run rescores exactly those (in short transactions) instead of every identity of its source.
 
-Revision ID: 0021_rescore_pending
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 23:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_rescore_pending"
-down_revision: str | None = "0020"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
