@@ -27,9 +27,10 @@ async def send(
 
 @BOTH
 async def test_crud_and_json_patch(api: Api) -> None:
-    """PUT creates, If-None-Match keeps, PATCH edits, DELETE removes; decisions see each."""
+    """PUT creates, If-None-Match keeps, PATCH edits, DELETE removes; data readers see each."""
+    data = await api.h.token(api.org.tenant, "data:read", "decisions:evaluate")
     assert (await send(api, "PUT", "config/limits", {"max": 3, "tags": ["a"]})).status_code == 204
-    assert (await api.ask("config/limits", {}))["result"] == {"max": 3, "tags": ["a"]}
+    assert (await api.ask("config/limits", {}, data))["result"] == {"max": 3, "tags": ["a"]}
     kept = await send(api, "PUT", "config/limits", {"max": 9}, **{"If-None-Match": "*"})
     assert kept.status_code == 304
     ops = [
@@ -38,11 +39,11 @@ async def test_crud_and_json_patch(api: Api) -> None:
         {"op": "remove", "path": "/tags/0"},
     ]
     assert (await send(api, "PATCH", "config/limits", ops)).status_code == 204
-    assert (await api.ask("config/limits", {}))["result"] == {"max": 5, "tags": ["b"]}
+    assert (await api.ask("config/limits", {}, data))["result"] == {"max": 5, "tags": ["b"]}
     bad = await send(api, "PATCH", "config/limits", [{"op": "remove", "path": "/nope"}])
     assert opa_error(bad, 404)["code"] == "resource_not_found"
     assert (await send(api, "DELETE", "config/limits", None)).status_code == 204
-    assert "result" not in await api.ask("config/limits", {})
+    assert "result" not in await api.ask("config/limits", {}, data)
     opa_error(await send(api, "DELETE", "config/limits", None), 404)
     entries = [e for e in await audit_of(api.h) if e.action.startswith("decision_data")]
     done = [e.action for e in entries if e.outcome == "success"]

@@ -21,6 +21,8 @@ def unavailable(error: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
             return True
+        if isinstance(current, sa.OperationalError) and _sqlite(current):
+            return _sqlite_outage(current)
         if isinstance(current, sa.OperationalError | sa.InterfaceError | sa.TimeoutError):
             return True
         if isinstance(current, sa.DisconnectionError):
@@ -29,6 +31,22 @@ def unavailable(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+# SQLite reports wrong statements (no such table, syntax) as OperationalError too: only these
+# messages say the file cannot be used now.
+_SQLITE_OUTAGES = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full", "malformed")
+
+
+def _sqlite(error: sa.OperationalError) -> bool:
+    """Whether SQLite raised it."""
+    return type(error.orig).__module__.startswith("sqlite3")
+
+
+def _sqlite_outage(error: sa.OperationalError) -> bool:
+    """Whether SQLite's error says the database file cannot be used now."""
+    text = str(error.orig).lower()
+    return any(word in text for word in _SQLITE_OUTAGES)
 
 
 def _from_driver(error: BaseException) -> bool:
