@@ -68,6 +68,9 @@ async def test_decisions_answer_with_redis_hung(settings: Settings, hung: HungRe
             headers={**writer, "Content-Type": "text/plain"},
         )
         assert put.status_code == 200, put.text
+        # The subject's groups are the caller's own (enrichment off), as a PEP would send them.
+        off = await h.client.put("/v1/decision-settings", json={"enrich": False}, headers=writer)
+        assert off.status_code == 200, off.text
         evaluator = h.auth(await h.token(tenant, "decisions:evaluate"))
         body: dict[str, Any] = {"input": {"action": "read", "subject": {"groups": ["engineering"]}}}
         for _ in range(2):
