@@ -142,7 +142,11 @@ class Server:
     """One `gatehouse serve` process on a free loopback port."""
 
     def __init__(
-        self, env: dict[str, str], cwd: Path, cpus: set[int] | None = None, *extra: str
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        cpus: set[int] | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.env = env
         self.cwd = cwd

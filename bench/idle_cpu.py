@@ -30,7 +30,7 @@ def idle_share(idle_max: str) -> float:
     """The share of one core an idle demo server uses over WINDOW seconds."""
     with temp_home() as home:
         env = bench_env(home, idle_poll_max_seconds=idle_max)
-        with Server(env, home, None, "--demo") as server:
+        with Server(env, home, extra=("--demo",)) as server:
             time.sleep(SETTLE)
             before, start = cpu_ticks(server.pid), time.monotonic()
             time.sleep(WINDOW)

@@ -22,7 +22,7 @@ from gatehouse.sync.engine import Runner
 from gatehouse.sync.jobs import job_factory
 from gatehouse.sync.models import SyncRun
 from gatehouse.sync.schemas import RunOut
-from gatehouse.sync.tasks import run_settings
+from gatehouse.sync.tasks import background_worker, run_settings
 from gatehouse.sync.worker import Worker
 from gatehouse.webhooks.worker import WebhookWorker
 
@@ -42,13 +42,7 @@ def worker() -> None:
         async with connections(cfg) as ops:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            work = Worker(
-                ops.db,
-                job_factory(ops),
-                run_settings(cfg),
-                poll_seconds=cfg.worker_poll_seconds,
-                idle_max_seconds=cfg.idle_poll_max_seconds,
-            )
+            work = background_worker(ops.db, ops, cfg)
             hooks = WebhookWorker(ops.db, cfg, lambda: ops.ring) if cfg.webhooks_worker else None
 
             def stopping() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gatehouse.config import Settings
 from gatehouse.connections.operations import Connections
+from gatehouse.db.engine import Database
 from gatehouse.services import Services
 from gatehouse.sync.engine import Settings as RunSettings
 from gatehouse.sync.jobs import job_factory
@@ -19,16 +20,20 @@ def run_settings(settings: Settings) -> RunSettings:
     return RunSettings(lease_seconds=settings.sync_lease_seconds, retries=settings.sync_retries)
 
 
-def make_worker(svc: Services) -> Worker:
-    """A worker over this process's database, key ring and settings."""
-    settings = svc.settings
+def background_worker(db: Database, connections: Connections, settings: Settings) -> Worker:
+    """A polling worker (serve's or `gatehouse worker`'s) paced by the configuration."""
     return Worker(
-        svc.db,
-        job_factory(Connections(svc.db, svc.keys, settings)),
+        db,
+        job_factory(connections),
         run_settings(settings),
         poll_seconds=settings.worker_poll_seconds,
         idle_max_seconds=settings.idle_poll_max_seconds,
     )
+
+
+def make_worker(svc: Services) -> Worker:
+    """A worker over this process's database, key ring and settings."""
+    return background_worker(svc.db, Connections(svc.db, svc.keys, svc.settings), svc.settings)
 
 
 @dataclass
